@@ -1,0 +1,13 @@
+"""stream_app: Open edX tracking events to xAPI and Caliper, as a Faust stream processor.
+
+The package root stays import-light on purpose: the pure transformation engine
+(`stream_app.transforms`) and the CLI must be importable without Faust or a
+broker. The Faust application object lives in `stream_app.app` and is exposed
+lazily as `stream_app.app` so that `faust -A stream_app worker` finds it.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

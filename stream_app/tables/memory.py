@@ -1,0 +1,72 @@
+"""An in-memory `Lookup` fed by CDC records, for the transform CLI, tests and benchmarks.
+
+It reads the same `{"topic", "key", "value"}` records the worker's tables are
+fed with (applied in order: last write wins, deletes remove), so a seed file
+checked with `stream-app transform --cdc` behaves as the worker would.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from stream_app.errors import TransformError
+from stream_app.tables.cdc import decode
+from stream_app.tables.dimensions import (
+    DEFAULT_ID_NAMESPACE,
+    DimensionStores,
+    block_record,
+    course_record,
+    table_of,
+    user_record,
+)
+from stream_app.transforms.dimensions import Block, Course, User
+
+
+class MemoryLookup:
+    """Dimension stores in dicts, with ERB's user resolution (id first, then username)."""
+
+    def __init__(self, namespace: uuid.UUID | None = DEFAULT_ID_NAMESPACE) -> None:
+        self.stores = DimensionStores()
+        self.namespace = namespace
+
+    def apply(self, topic: str, key: Any, value: Any) -> None:
+        """Apply one CDC record; raises TransformError for an unknown table or a malformed record."""
+        change = decode(key, value)
+        if change is not None:
+            self.stores.apply(table_of(topic), change)
+
+    def load(self, records: Iterable[dict[str, Any]]) -> int:
+        """Apply `{"topic", "key", "value"}` records in order; return how many were applied."""
+        count = 0
+        for record in records:
+            if not isinstance(record, dict) or not isinstance(record.get("topic"), str):
+                raise TransformError("invalid_cdc", "record_shape")
+            self.apply(record["topic"], record.get("key"), record.get("value"))
+            count += 1
+        return count
+
+    def load_jsonl(self, lines: Iterable[bytes | str]) -> int:
+        """Apply a JSONL seed (one record per line; blank lines ignored)."""
+        return self.load(orjson.loads(line) for line in lines if line.strip())
+
+    def user(self, id_or_username: str | int) -> User | None:
+        stores = self.stores
+        record = None
+        try:
+            record = stores.users.get(str(int(id_or_username)))
+        except (TypeError, ValueError, OverflowError):
+            pass
+        if record is None or not record.get("known"):
+            user_id = stores.usernames.get(str(id_or_username))
+            record = stores.users.get(user_id) if user_id is not None else None
+        return user_record(stores, record, self.namespace)
+
+    def course(self, course_id: str) -> Course | None:
+        return course_record(course_id, self.stores.courses.get(course_id))
+
+    def block(self, usage_key: str) -> Block | None:
+        return block_record(usage_key, self.stores.blocks.get(usage_key))

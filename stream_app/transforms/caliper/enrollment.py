@@ -1,0 +1,1 @@
+"""Caliper transformers: enrollment events (being written)."""

@@ -1,0 +1,1 @@
+"""Caliper transformers: navigation events (being written)."""

@@ -1,0 +1,1 @@
+"""Caliper transformers: problem events (being written)."""

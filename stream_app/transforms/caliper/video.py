@@ -1,0 +1,1 @@
+"""Caliper transformers: video events (being written)."""

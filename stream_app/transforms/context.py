@@ -1,0 +1,153 @@
+"""`Ctx`: everything one transformer call may read, plus the helpers every family shares.
+
+A transformer is `fn(ctx) -> dict | list[dict]`. `Ctx` bundles the event (with
+ERB's field rules), the resolved user and course, the output settings and the
+xAPI hooks. Helpers here raise `TransformError`/`MissingDimension` with stable
+reasons, so each transformer stays a short list of field mappings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from stream_app.errors import MissingDimension, TransformError
+from stream_app.transforms.dimensions import Course, User
+from stream_app.transforms.event import Event
+from stream_app.transforms.settings import TransformSettings
+
+Hook = Callable[[dict[str, Any], Event], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class XapiHooks:
+    """Functions that may rewrite the xAPI actor, verb or object (ERB's openedx-filters).
+
+    Each receives the component and the event and returns the component to use.
+    Actor and verb hooks run before the statement id is computed, so they change it,
+    exactly as ERB's `get_actor`/`get_verb` filters do.
+    """
+
+    actor: tuple[Hook, ...] = ()
+    verb: tuple[Hook, ...] = ()
+    object: tuple[Hook, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.actor or self.verb or self.object)
+
+
+NO_HOOKS = XapiHooks()
+
+# Python's fromisoformat (3.11) reads every form tincan/aniso8601 accept in practice;
+# this only guards the common "Z"-less basic forms from a confusing message.
+_TS_SHAPE = re.compile(r"^\d{4}-?\d{2}-?\d{2}")
+
+
+def parse_timestamp(raw: Any, field_name: str = "timestamp") -> datetime:
+    """Parse an event timestamp (ISO 8601 string with a UTC offset) or reject it."""
+    if isinstance(raw, str) and _TS_SHAPE.match(raw):
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError as exc:
+            raise TransformError("invalid_field", field_name) from exc
+    elif isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        # tincan reads a number as a UNIX timestamp; huge values overflow in ERB.
+        try:
+            value = datetime.fromtimestamp(raw, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise TransformError("invalid_field", field_name) from exc
+    else:
+        raise TransformError("invalid_field", field_name)
+    if value.tzinfo is None or value.utcoffset() is None:
+        # tincan refuses naive timestamps; guessing a zone would shift statements silently.
+        raise TransformError("invalid_field", f"{field_name}:no_timezone")
+    return value
+
+
+@dataclass(slots=True)
+class Ctx:
+    """One transformation: the event, its enrichment, the settings and hooks."""
+
+    event: Event
+    settings: TransformSettings
+    user: User | None = None
+    course: Course | None = None
+    hooks: XapiHooks = NO_HOOKS
+    _memo: dict[str, Any] = field(default_factory=dict)
+
+    # -- event fields -------------------------------------------------------
+    def get(self, key: str, required: bool = False) -> Any:
+        """Field access with ERB's rules (see `stream_app.transforms.event`)."""
+        return self.event.get(key, required)
+
+    def get_str(self, key: str, required: bool = False) -> str | None:
+        """Field access that also rejects a non-string value."""
+        return self.event.get_str(key, required)
+
+    @property
+    def name(self) -> str:
+        """The event name."""
+        return self.event.name
+
+    def iri(self, object_type: str, object_id: Any) -> str | None:
+        """`{LMS root}/{type}/{id}`, or None when the id is missing (as ERB's get_object_iri)."""
+        if object_id is None:
+            return None
+        return f"{self.settings.lms_root_url}/{object_type}/{object_id}"
+
+    # -- enrichment ---------------------------------------------------------
+    def require_user(self) -> User:
+        """The resolved user, or MissingDimension(`unknown_user`)."""
+        if self.user is None:
+            raise MissingDimension("unknown_user")
+        return self.user
+
+    def external_id(self, id_type: str) -> str:
+        """The user's external id of one type (`xapi`, `caliper`)."""
+        user = self.require_user()
+        value = user.external_ids.get(id_type)
+        if not value:
+            raise MissingDimension("missing_external_id", id_type)
+        return value
+
+    def require_course(self) -> Course:
+        """The course of `context.course_id`, or MissingDimension(`unknown_course`)."""
+        if self.course is None:
+            raise MissingDimension("unknown_course")
+        return self.course
+
+    # -- time ---------------------------------------------------------------
+    def raw_timestamp(self) -> Any:
+        """`timestamp`, else `time` (recursive search), as the raw input value."""
+        raw = self.get("timestamp")
+        if raw is None:
+            raw = self.get("time")
+        if raw is None:
+            raise TransformError("missing_field", "timestamp")
+        return raw
+
+    def timestamp(self) -> datetime:
+        """The parsed event time (cached)."""
+        value = self._memo.get("ts")
+        if value is None:
+            value = parse_timestamp(self.raw_timestamp())
+            self._memo["ts"] = value
+        return value
+
+    def xapi_timestamp(self) -> str:
+        """The statement `timestamp`: tincan's isoformat of the parsed time (`Z` becomes `+00:00`)."""
+        return self.timestamp().isoformat()
+
+    def caliper_time(self, key: str = "timestamp") -> str:
+        """Caliper `eventTime`: UTC, truncated to milliseconds, with `Z`. Caliper requires `timestamp`."""
+        raw = self.get(key, required=True)
+        value = parse_timestamp(raw, key)
+        offset = value.utcoffset() or timedelta(0)
+        try:
+            utc = value.replace(tzinfo=None) - offset
+        except OverflowError as exc:
+            raise TransformError("invalid_field", key) from exc
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

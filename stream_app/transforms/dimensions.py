@@ -1,0 +1,73 @@
+"""The enrichment a transformer may use: users, courses and blocks, and the lookup interface.
+
+Transformers never query anything: the engine resolves the event's user and
+course through a `Lookup` before calling them. Two implementations exist: the
+in-memory one fed by CDC records (`stream_app.tables.memory`, for the CLI and
+tests) and the Faust tables of the worker. Both return these frozen records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A learner: auth_user + auth_userprofile + external ids by type name (`xapi`, `caliper`, ...)."""
+
+    id: int
+    username: str
+    email: str | None = None
+    name: str | None = None
+    external_ids: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    """A course overview row: its key, display name and org."""
+
+    course_id: str
+    display_name: str | None = None
+    org: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A course block (usage key) with its display name and type."""
+
+    usage_key: str
+    display_name: str | None = None
+    block_type: str | None = None
+    course_id: str | None = None
+    graded: bool | None = None
+
+
+class Lookup(Protocol):
+    """What the engine needs to enrich an event; every method answers None when unknown."""
+
+    def user(self, id_or_username: str | int) -> User | None:
+        """Resolve like ERB: an integer-looking value as a user id first, then as a username."""
+        ...
+
+    def course(self, course_id: str) -> Course | None:
+        """Return the course overview for a course key."""
+        ...
+
+    def block(self, usage_key: str) -> Block | None:
+        """Return the block for a usage key."""
+        ...
+
+
+class EmptyLookup:
+    """A lookup that knows nobody: every user and course is unknown."""
+
+    def user(self, id_or_username: str | int) -> User | None:
+        return None
+
+    def course(self, course_id: str) -> Course | None:
+        return None
+
+    def block(self, usage_key: str) -> Block | None:
+        return None

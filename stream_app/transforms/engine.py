@@ -1,0 +1,154 @@
+"""The engine: normalise an event, check the allow list, resolve its user and course, run its transformer.
+
+This is the single error boundary of the pure layer. Whatever happens inside a
+transformer ends as either a list of output dicts or a `TransformError` with a
+stable reason; an exception nobody anticipated is still caught and reported as
+`transform_failed:<ExceptionType>` so one odd event can never stop a worker
+(the property tests assert that this last-resort reason never occurs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stream_app.errors import MissingDimension, TransformError
+from stream_app.transforms import caliper, xapi
+from stream_app.transforms.caliper.base import envelope
+from stream_app.transforms.context import NO_HOOKS, Ctx, XapiHooks
+from stream_app.transforms.dimensions import Course, Lookup, User
+from stream_app.transforms.event import Event
+from stream_app.transforms.filters import EventFilter
+from stream_app.transforms.normalise import normalise
+from stream_app.transforms.registry import Registry, load_plugins
+from stream_app.transforms.settings import TransformSettings
+
+FORMATS = ("xapi", "caliper")
+JSON = dict[str, Any]
+
+
+def _copy(registry: Registry) -> Registry:
+    # Each engine gets its own registries so plugins never leak between engines (or tests).
+    copy = Registry(registry.format)
+    for name in registry:
+        fn = registry.get(name)
+        assert fn is not None
+        copy.add(name, fn)
+    return copy
+
+
+def builtin_registries() -> dict[str, Registry]:
+    """Fresh copies of the built-in registries, by format."""
+    return {"xapi": _copy(xapi.XAPI), "caliper": _copy(caliper.CALIPER)}
+
+
+def actor_key(event: Event) -> Any:
+    """The value ERB resolves the user from: data.user_id, data.username, user_id, username."""
+    for key in ("data.user_id", "data.username", "user_id", "username"):
+        value = event.get(key)
+        if value is not None:
+            return value
+    return None
+
+
+def resolve_user(event: Event, lookup: Lookup) -> User | None:
+    """Resolve the event's user, or raise: `anonymous_user` without any identifier."""
+    key = actor_key(event)
+    if key is None:
+        raise TransformError("anonymous_user")
+    if not isinstance(key, (str, int)) or isinstance(key, bool):
+        raise TransformError("invalid_field", "user_id")
+    return lookup.user(key)
+
+
+def resolve_course(event: Event, lookup: Lookup) -> Course | None:
+    """The course of `context.course_id`, or None (unknown or absent)."""
+    course_id = event.get("context.course_id")
+    if course_id is None:
+        return None
+    if not isinstance(course_id, str):
+        raise TransformError("invalid_field", "context.course_id")
+    return lookup.course(course_id)
+
+
+@dataclass(slots=True)
+class TransformResult:
+    """What one event produced for one format: outputs, or the reason it produced none."""
+
+    name: str | None
+    output: list[JSON] = field(default_factory=list)
+    error: str | None = None
+    filtered: bool = False
+
+
+class Engine:
+    """Transforms events for the configured formats with one set of settings, filters and hooks."""
+
+    def __init__(
+        self,
+        settings: TransformSettings | None = None,
+        *,
+        filters: Mapping[str, EventFilter] | None = None,
+        hooks: XapiHooks = NO_HOOKS,
+        plugins: bool = True,
+        registries: Mapping[str, Registry] | None = None,
+    ) -> None:
+        self.settings = settings or TransformSettings()
+        self.hooks = hooks
+        self.registries = dict(registries) if registries is not None else builtin_registries()
+        self.plugins = load_plugins(self.registries) if plugins else []
+        self.filters = {fmt: EventFilter.default(fmt) for fmt in FORMATS}
+        if filters:
+            self.filters.update(filters)
+
+    def allows(self, fmt: str, name: str) -> bool:
+        """Whether `name` passes the allow list of `fmt`."""
+        return self.filters[fmt].allows(name)
+
+    def transform(self, fmt: str, raw: Any, lookup: Lookup) -> list[JSON]:
+        """Transform one event (any accepted shape) into statements/events; raise TransformError."""
+        registry = self.registries[fmt]
+        normalised = normalise(raw)
+        name = normalised["name"]
+        if not self.allows(fmt, name):
+            raise TransformError("not_allowed")
+        fn = registry.get(name)
+        if fn is None:
+            raise TransformError("unsupported_event")
+        event = Event(normalised)
+        try:
+            ctx = Ctx(
+                event=event,
+                settings=self.settings,
+                user=resolve_user(event, lookup),
+                course=resolve_course(event, lookup),
+                hooks=self.hooks if fmt == "xapi" else NO_HOOKS,
+            )
+            out = fn(ctx)
+            outputs = out if isinstance(out, list) else [out]
+            if fmt == "xapi":
+                # ERB drops every statement of an event when one lacks an object id.
+                for statement in outputs:
+                    obj = statement.get("object")
+                    if not isinstance(obj, dict) or not obj.get("id"):
+                        raise TransformError("missing_field", "object.id")
+            return outputs
+        except (TransformError, MissingDimension):
+            raise
+        except Exception as exc:  # noqa: BLE001 — the error boundary of the pure layer
+            raise TransformError("transform_failed", type(exc).__name__) from exc
+
+    def run(self, fmt: str, raw: Any, lookup: Lookup) -> TransformResult:
+        """Like `transform`, but never raises: the reason goes into the result."""
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if not isinstance(name, str):
+            name = raw.get("event_type") if isinstance(raw, dict) and isinstance(raw.get("event_type"), str) else None
+        try:
+            return TransformResult(name, self.transform(fmt, raw, lookup))
+        except TransformError as exc:
+            return TransformResult(name, error=exc.reason, filtered=exc.reason == "not_allowed")
+
+    def envelope(self, events: list[JSON]) -> JSON:
+        """Wrap Caliper events in one envelope with the configured sensor."""
+        return envelope(events, self.settings.sensor)

@@ -1,0 +1,96 @@
+"""Which event names each format transforms: ERB's default allow lists, or the operator's own.
+
+An operator may replace a format's list with names and/or regular expressions
+(`re:`-prefixed entries, matched against the whole name). The defaults are
+ERB's settings lists; intersected with the registries they give ERB's effective
+sets (63 xAPI, 24 Caliper). Names allowed but without a transformer (two video
+language-menu events for xAPI, two course-grade events for Caliper) are
+reported as `unsupported_event`, as ERB logs "Could not get transformer".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_VIDEO = (
+    "load_video", "edx.video.loaded", "play_video", "edx.video.played", "complete_video",
+    "edx.video.completed", "stop_video", "edx.video.stopped", "pause_video", "edx.video.paused",
+    "seek_video", "edx.video.position.changed",
+)
+_NAVIGATION = (
+    "edx.ui.lms.link_clicked", "edx.ui.lms.sequence.outline.selected", "edx.ui.lms.outline.selected",
+    "edx.ui.lms.sequence.next_selected", "edx.ui.lms.sequence.previous_selected",
+    "edx.ui.lms.sequence.tab_selected",
+)
+_PROBLEM = ("showanswer", "edx.problem.hint.demandhint_displayed", "problem_check")
+_COURSE_GRADE = ("edx.course.grade.passed.first_time", "edx.course.grade.now_passed", "edx.course.grade.now_failed")
+_FORUM = tuple(
+    f"edx.forum.{obj}.{action}"
+    for obj, actions in (
+        ("thread", ("created", "deleted", "edited", "viewed", "reported", "unreported", "voted")),
+        ("response", ("created", "deleted", "edited", "reported", "unreported", "voted")),
+        ("comment", ("created", "deleted", "edited", "reported", "unreported")),
+    )
+    for action in actions
+)
+_EXAMS = tuple(
+    f"edx.special_exam.{kind}.attempt.{step}" for kind in ("timed", "practice", "proctored") for step in ("created", "submitted")
+)
+
+DEFAULT_XAPI_EVENTS: frozenset[str] = frozenset(
+    (
+        "edx.course.enrollment.activated", "edx.course.enrollment.deactivated", "edx.course.enrollment.mode_changed",
+        "edx.grades.subsection.grade_calculated", "edx.grades.course.grade_calculated",
+        "edx.completion.block_completion.changed",
+        "hide_transcript", "edx.video.transcript.hidden", "show_transcript", "edx.video.transcript.shown",
+        "speed_change_video", "video_hide_cc_menu", "edx.video.closed_captions.shown",
+        "edx.video.closed_captions.hidden", "edx.video.language_menu.hidden", "video_show_cc_menu",
+        "edx.video.language_menu.shown",
+    )
+    + _EXAMS + _FORUM + _NAVIGATION + _PROBLEM + _VIDEO + _COURSE_GRADE
+)
+
+DEFAULT_CALIPER_EVENTS: frozenset[str] = frozenset(
+    ("edx.course.enrollment.activated", "edx.course.enrollment.deactivated") + _NAVIGATION + _PROBLEM + _VIDEO + _COURSE_GRADE
+)
+
+DEFAULTS: dict[str, frozenset[str]] = {"xapi": DEFAULT_XAPI_EVENTS, "caliper": DEFAULT_CALIPER_EVENTS}
+
+REGEX_PREFIX = "re:"
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """An allow list: exact names plus whole-name regular expressions."""
+
+    names: frozenset[str]
+    patterns: tuple[re.Pattern[str], ...] = ()
+
+    @classmethod
+    def parse(cls, entries: Iterable[str]) -> EventFilter:
+        """Build from entries; `re:<pattern>` entries are regexes. Raises ValueError on a bad regex."""
+        names: set[str] = set()
+        patterns: list[re.Pattern[str]] = []
+        for entry in entries:
+            entry = entry.strip()
+            if not entry:
+                continue
+            if entry.startswith(REGEX_PREFIX):
+                try:
+                    patterns.append(re.compile(entry[len(REGEX_PREFIX):]))
+                except re.error as exc:
+                    raise ValueError(f"invalid regular expression in allow list: {entry!r}: {exc}") from exc
+            else:
+                names.add(entry)
+        return cls(frozenset(names), tuple(patterns))
+
+    @classmethod
+    def default(cls, fmt: str) -> EventFilter:
+        """ERB's default allow list for a format."""
+        return cls(DEFAULTS[fmt])
+
+    def allows(self, name: str) -> bool:
+        """True when the name is listed or fully matches one of the patterns."""
+        return name in self.names or any(p.fullmatch(name) for p in self.patterns)

@@ -1,0 +1,54 @@
+"""Bring the three input shapes to the one event-tracking shape `{name, timestamp, context, data}`.
+
+- event-tracking dicts (what the LMS hands its backends) pass unchanged;
+- tracking-log lines (`event`, `time`, top-level `username`, ...) gain `data`
+  (the `event` value, JSON-decoded when it is a string) and `timestamp` (from
+  `time`), exactly as ERB's replay parser does — the original keys stay, so the
+  recursive field search sees what ERB sees;
+- the event bus's `TrackingLogData` carries `data` and `context` as JSON strings,
+  which are decoded.
+The input dict is never mutated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from stream_app.errors import TransformError
+
+
+def _decode_object(value: Any) -> Any:
+    if isinstance(value, (str, bytes)):
+        try:
+            decoded = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+        return decoded
+    return value
+
+
+def normalise(raw: Any) -> dict[str, Any]:
+    """Return the event in event-tracking shape, or raise TransformError with the reason."""
+    if not isinstance(raw, dict):
+        raise TransformError("invalid_event", "not_an_object")
+    name = raw.get("name")
+    if name is None:
+        # Tracking-log lines name the event in `event_type`; `name` is the modern field.
+        name = raw.get("event_type")
+    if name is None or name == "":
+        raise TransformError("missing_field", "name")
+    if not isinstance(name, str):
+        raise TransformError("invalid_field", "name")
+    event = dict(raw)
+    event["name"] = name
+    if "data" not in event and "event" in event:
+        event["data"] = _decode_object(event["event"])
+    elif isinstance(event.get("data"), (str, bytes)):
+        event["data"] = _decode_object(event["data"])
+    if isinstance(event.get("context"), (str, bytes)):
+        event["context"] = _decode_object(event["context"])
+    if "timestamp" not in event and "time" in event:
+        event["timestamp"] = event["time"]
+    return event

@@ -1,0 +1,53 @@
+"""Settings that change transformation output, as one frozen value passed to every transformer.
+
+Defaults follow event-routing-backends, except the transformer-version string,
+which names stream_app (override it with `event-routing-backends@X.Y.Z` for
+parity runs against statements ERB already stored).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from stream_app import __version__
+
+Ifi = Literal["external_id", "mbox", "mbox_sha1sum"]
+Sha1Form = Literal["erb", "spec"]
+
+DEFAULT_LMS_ROOT_URL = "http://localhost:18000"
+DEFAULT_VERSION_STRING = f"stream_app@{__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class TransformSettings:
+    """Output-affecting settings.
+
+    Attributes:
+        lms_root_url: prefix of every IRI and the xAPI `account.homePage` (no trailing slash).
+        ifi: how the xAPI actor is identified.
+        mbox_sha1sum_form: `erb` hashes the bare email (ERB's behaviour, keeps actors
+            continuous for migrating operators); `spec` hashes the `mailto:` IRI as the
+            xAPI specification says.
+        version_string: value of the transformer-version extension (xAPI and Caliper).
+        sensor_id: Caliper envelope `sensor`; None means the LMS root URL.
+    """
+
+    lms_root_url: str = DEFAULT_LMS_ROOT_URL
+    ifi: Ifi = "external_id"
+    mbox_sha1sum_form: Sha1Form = "erb"
+    version_string: str = DEFAULT_VERSION_STRING
+    sensor_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.ifi not in ("external_id", "mbox", "mbox_sha1sum"):
+            raise ValueError(f"unknown actor form (ifi) {self.ifi!r}: use external_id, mbox or mbox_sha1sum")
+        if self.mbox_sha1sum_form not in ("erb", "spec"):
+            raise ValueError(f"unknown mbox_sha1sum form {self.mbox_sha1sum_form!r}: use erb or spec")
+        # ERB formats IRIs as f"{root}/{type}/{id}": a trailing slash would double it.
+        object.__setattr__(self, "lms_root_url", self.lms_root_url.rstrip("/"))
+
+    @property
+    def sensor(self) -> str:
+        """The Caliper sensor id in effect."""
+        return self.sensor_id or self.lms_root_url

@@ -1,0 +1,1 @@
+"""xAPI transformers: completion events (being written)."""

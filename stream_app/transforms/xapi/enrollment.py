@@ -1,0 +1,1 @@
+"""xAPI transformers: enrollment events (being written)."""

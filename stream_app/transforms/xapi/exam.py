@@ -1,0 +1,1 @@
+"""xAPI transformers: exam events (being written)."""

@@ -1,0 +1,1 @@
+"""xAPI transformers: forum events (being written)."""

@@ -1,0 +1,1 @@
+"""xAPI transformers: grading events (being written)."""

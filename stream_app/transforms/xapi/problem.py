@@ -1,0 +1,1 @@
+"""xAPI transformers: problem events (being written)."""

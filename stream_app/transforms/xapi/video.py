@@ -1,0 +1,1 @@
+"""xAPI transformers: video events (being written)."""
