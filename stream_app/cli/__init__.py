@@ -1,0 +1,1 @@
+"""The `stream-app` console script: one command group, one module per subcommand."""

@@ -1,0 +1,22 @@
+"""Entry point of the `stream-app` console script: registers every subcommand on one click group."""
+
+from __future__ import annotations
+
+import click
+
+from stream_app import __version__
+from stream_app.cli.transform import transform_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="stream-app")
+def cli() -> None:
+    """stream_app: Open edX tracking events to xAPI and Caliper."""
+
+
+cli.add_command(transform_command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

@@ -1,0 +1,107 @@
+"""`stream-app transform`: the file-to-file transformation contract of ARCHITECTURE.md.
+
+Reads JSONL tracking events (plain or gzip), enriches them from an optional CDC
+seed, and writes one statement (xAPI) or one bare event (Caliper) per line —
+or, with `--explain`, one line per input event saying what became of it. A
+summary (events read, statements written, rejects by reason) always goes to
+stderr, and a progress bar too when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from typing import IO, Any
+
+import click
+import orjson
+from tqdm import tqdm
+
+from stream_app.cli.inputs import BadLine, iter_lines, open_input, parse_line
+from stream_app.errors import TransformError
+from stream_app.tables.memory import MemoryLookup
+from stream_app.transforms import Engine, TransformSettings
+from stream_app.transforms.engine import TransformResult
+from stream_app.transforms.filters import EventFilter
+from stream_app.transforms.settings import DEFAULT_LMS_ROOT_URL, DEFAULT_VERSION_STRING
+
+
+def _load_seed(path: str | None) -> MemoryLookup:
+    lookup = MemoryLookup()
+    if path is None:
+        return lookup
+    with open_input(path) as stream:
+        for number, line in iter_lines(stream):
+            try:
+                lookup.load([parse_line(line)])
+            except (BadLine, TransformError) as exc:
+                raise click.ClickException(f"{path}:{number}: bad CDC record ({exc})") from exc
+    return lookup
+
+
+def _summary(read: int, written: int, rejects: Counter[str], skipped: int) -> str:
+    parts = [f"events read: {read}", f"statements written: {written}", f"not allowed: {skipped}"]
+    total = sum(rejects.values())
+    detail = ", ".join(f"{reason}={count}" for reason, count in sorted(rejects.items()))
+    parts.append(f"rejected: {total}" + (f" ({detail})" if detail else ""))
+    return "; ".join(parts)
+
+
+@click.command("transform")
+@click.option("--format", "fmt", type=click.Choice(["xapi", "caliper"]), required=True, help="Output format.")
+@click.option("--cdc", "cdc", type=click.Path(dir_okay=False), help="JSONL CDC seed: {topic, key, value} records.")
+@click.option("--input", "input_path", default="-", show_default=True, help="JSONL tracking events (gzip ok); - is stdin.")
+@click.option("--output", "output_path", default="-", show_default=True, help="Where to write; - is stdout.")
+@click.option("--explain", is_flag=True, help="One line per input event: index, name, output, error.")
+@click.option("--lms-root-url", default=DEFAULT_LMS_ROOT_URL, show_default=True, help="LMS root URL (IRIs, homePage).")
+@click.option("--ifi", type=click.Choice(["external_id", "mbox", "mbox_sha1sum"]), default="external_id",
+              show_default=True, help="xAPI actor form.")
+@click.option("--mbox-sha1sum-form", type=click.Choice(["erb", "spec"]), default="erb", show_default=True,
+              help="erb: sha1 of the bare email (as ERB); spec: sha1 of the mailto: IRI (xAPI spec).")
+@click.option("--version-string", default=DEFAULT_VERSION_STRING, show_default=True,
+              help="Transformer-version value, e.g. event-routing-backends@10.0.0 for parity runs.")
+@click.option("--sensor-id", default=None, help="Caliper sensor id (default: the LMS root URL).")
+@click.option("--allow", "allow", multiple=True,
+              help="Replace the allow list: event names, or re:<regex> for whole-name patterns (repeatable).")
+def transform_command(
+    fmt: str, cdc: str | None, input_path: str, output_path: str, explain: bool, lms_root_url: str, ifi: Any,
+    mbox_sha1sum_form: Any, version_string: str, sensor_id: str | None, allow: tuple[str, ...],
+) -> None:
+    """Transform tracking events into xAPI statements or Caliper events."""
+    settings = TransformSettings(lms_root_url=lms_root_url, ifi=ifi, mbox_sha1sum_form=mbox_sha1sum_form,
+                                 version_string=version_string, sensor_id=sensor_id)
+    try:
+        filters = {fmt: EventFilter.parse(allow)} if allow else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--allow") from exc
+    engine = Engine(settings, filters=filters)
+    lookup = _load_seed(cdc)
+    out: IO[bytes] = sys.stdout.buffer if output_path == "-" else open(output_path, "wb")  # noqa: SIM115
+    read = written = skipped = 0
+    rejects: Counter[str] = Counter()
+    try:
+        with open_input(input_path) as stream:
+            lines = tqdm(iter_lines(stream), unit=" events", disable=not sys.stderr.isatty(), file=sys.stderr)
+            for index, (_number, line) in enumerate(lines):
+                read += 1
+                try:
+                    result = engine.run(fmt, parse_line(line), lookup)
+                except BadLine as exc:
+                    result = TransformResult(None, error=str(exc))
+                if result.filtered:
+                    skipped += 1
+                elif result.error:
+                    rejects[result.error.split(":", 1)[0]] += 1
+                written += len(result.output)
+                if explain:
+                    record = {"index": index, "name": result.name,
+                              "output": result.output if result.error is None else None, "error": result.error}
+                    out.write(orjson.dumps(record) + b"\n")
+                else:
+                    for item in result.output:
+                        out.write(orjson.dumps(item) + b"\n")
+    finally:
+        out.flush()
+        if out is not sys.stdout.buffer:
+            out.close()
+    click.echo(_summary(read, written, rejects, skipped), err=True)
