@@ -202,7 +202,8 @@ def user_record(
             external[str(type_name).lower()] = value
     if namespace is not None:
         for id_type in ID_TYPES:
-            external.setdefault(id_type, generated_external_id(namespace, id_type, record["id"]))
+            if id_type not in external:
+                external[id_type] = generated_external_id(namespace, id_type, record["id"])
     return User(
         id=record["id"],
         username=record.get("username") or "",

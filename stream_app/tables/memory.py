@@ -32,12 +32,15 @@ class MemoryLookup:
     def __init__(self, namespace: uuid.UUID | None = DEFAULT_ID_NAMESPACE) -> None:
         self.stores = DimensionStores()
         self.namespace = namespace
+        # Resolved users by lookup key; any CDC change clears it (changes are rare next to events).
+        self._users: dict[str | int, User | None] = {}
 
     def apply(self, topic: str, key: Any, value: Any) -> None:
         """Apply one CDC record; raises TransformError for an unknown table or a malformed record."""
         change = decode(key, value)
         if change is not None:
             self.stores.apply(table_of(topic), change)
+            self._users.clear()
 
     def load(self, records: Iterable[dict[str, Any]]) -> int:
         """Apply `{"topic", "key", "value"}` records in order; return how many were applied."""
@@ -54,6 +57,13 @@ class MemoryLookup:
         return self.load(orjson.loads(line) for line in lines if line.strip())
 
     def user(self, id_or_username: str | int) -> User | None:
+        try:
+            return self._users[id_or_username]
+        except KeyError:
+            user = self._users[id_or_username] = self._resolve(id_or_username)
+            return user
+
+    def _resolve(self, id_or_username: str | int) -> User | None:
         stores = self.stores
         record = None
         try:

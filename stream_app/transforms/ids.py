@@ -9,6 +9,7 @@ so the forms are built explicitly rather than by serialising whatever dict we ha
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from functools import lru_cache
@@ -31,8 +32,7 @@ def _ordered(obj: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def actor_json(actor: dict[str, Any]) -> str:
-    """tincan's `Agent.to_json()` for an actor dict."""
+def _actor_json_slow(actor: dict[str, Any]) -> str:
     ordered = _ordered(actor, _AGENT_ORDER)
     account = ordered.get("account")
     if isinstance(account, dict):
@@ -40,20 +40,57 @@ def actor_json(actor: dict[str, Any]) -> str:
     return json.dumps(ordered)
 
 
+@lru_cache(maxsize=65536)
+def _account_json(home_page: str, name: str) -> str:
+    return json.dumps({"objectType": "Agent", "account": {"name": name, "homePage": home_page}})
+
+
+def actor_json(actor: dict[str, Any]) -> str:
+    """tincan's `Agent.to_json()` for an actor dict."""
+    # Fast path for the default external-id actor: the same few thousand learners recur.
+    account = actor.get("account")
+    if len(actor) == 2 and isinstance(account, dict) and len(account) == 2:
+        home, name = account.get("homePage"), account.get("name")
+        if isinstance(home, str) and isinstance(name, str) and actor.get("objectType") == "Agent":
+            return _account_json(home, name)
+    return _actor_json_slow(actor)
+
+
+@lru_cache(maxsize=1024)
+def _verb_json(verb_id: str, display: tuple[tuple[str, Any], ...]) -> str:
+    return json.dumps({"id": verb_id, "display": dict(display)})
+
+
 def verb_json(verb: dict[str, Any]) -> str:
     """tincan's `Verb.to_json()` for a verb dict."""
+    display = verb.get("display")
+    verb_id = verb.get("id")
+    if len(verb) == 2 and isinstance(verb_id, str) and isinstance(display, dict):
+        try:
+            return _verb_json(verb_id, tuple(display.items()))
+        except TypeError:  # an unhashable display value (only from a hook): serialise directly
+            pass
     return json.dumps(_ordered(verb, _VERB_ORDER))
 
 
 @lru_cache(maxsize=1024)
-def _namespace(key: str) -> uuid.UUID:
+def _namespace(key: str) -> bytes:
     # Few distinct verbs exist, so the first uuid5 is almost always a cache hit.
-    return uuid.uuid5(_BASE, key)
+    return uuid.uuid5(_BASE, key).bytes
+
+
+def _uuid5(namespace: bytes, name: str) -> str:
+    # uuid.uuid5 without the UUID object: sha1(namespace + name), version 5, RFC 4122 variant.
+    digest = bytearray(hashlib.sha1(namespace + name.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def uuid5_pair(namespace_key: str, name: str) -> str:
     """`uuid5(uuid5(DNS, namespace_key), name)` as a string (ERB's `get_uuid5`)."""
-    return str(uuid.uuid5(_namespace(namespace_key), name))
+    return _uuid5(_namespace(namespace_key), name)
 
 
 def timestamp_text(raw: Any) -> str:
