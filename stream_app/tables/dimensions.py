@@ -1,16 +1,19 @@
-"""Apply CDC changes to dimension stores and read `User`/`Course`/`Block` records back.
+"""Apply CDC changes to dimension state and read `User`/`Course`/`Block` records back.
 
-Stores are plain `MutableMapping[str, dict]`: dicts for the in-memory lookup,
-Faust tables in the worker, so both share these rules. Rows are kept as small
-JSON-able dicts. External ids are stored per user keyed by *type id*, and type
-names are resolved when a user is read, so rows may arrive in any order (an
-external id before its type, a profile before its user).
+The rules are pure functions over small JSON-able dicts, so the in-memory
+lookup (`DimensionStores`, dicts) and the worker (Faust tables, partitioned by
+user id) share them. A user record gathers auth_user, the profile name and the
+external ids keyed by *type id*; type names are resolved when a user is read,
+so rows may arrive in any order (an external id before its type, a profile
+before its user). Deleting an external id needs the row's before image
+(Debezium's default for MySQL, which Open edX runs); a bare tombstone after it
+changes nothing more.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,19 +22,13 @@ from stream_app.tables.cdc import Change
 from stream_app.transforms.dimensions import Block, Course, User
 
 Store = MutableMapping[str, Any]
+JSON = dict[str, Any]
 
 # The default namespace for generated external ids; configurable per deployment.
 DEFAULT_ID_NAMESPACE = uuid.UUID("5d6a4bb8-8a1c-5b9e-9f0e-6f70656e6564")
 ID_TYPES = ("xapi", "caliper")
-
-TABLES = (
-    "auth_user",
-    "auth_userprofile",
-    "external_user_ids_externalid",
-    "external_user_ids_externalidtype",
-    "course_overviews_courseoverview",
-    "course_blocks",
-)
+USER_TABLES = ("auth_user", "auth_userprofile", "external_user_ids_externalid")
+TABLES = USER_TABLES + ("external_user_ids_externalidtype", "course_overviews_courseoverview", "course_blocks")
 
 
 def table_of(topic: str) -> str:
@@ -44,35 +41,16 @@ def generated_external_id(namespace: uuid.UUID, id_type: str, user_id: int | str
     return str(uuid.uuid5(namespace, f"{id_type}:{user_id}"))
 
 
-def _first(row: dict[str, Any], *names: str) -> Any:
+def _first(row: Mapping[str, Any], *names: str) -> Any:
     for name in names:
         if row.get(name) is not None:
             return row[name]
     return None
 
 
-@dataclass
-class DimensionStores:
-    """The mutable state the CDC agents maintain."""
-
-    users: Store = field(default_factory=dict)  # user id -> auth_user fields + profile name + ext
-    usernames: Store = field(default_factory=dict)  # username -> user id
-    ext_rows: Store = field(default_factory=dict)  # externalid row id -> {user_id, type_id}
-    ext_types: Store = field(default_factory=dict)  # type id -> type name
-    courses: Store = field(default_factory=dict)  # course key -> {display_name, org}
-    blocks: Store = field(default_factory=dict)  # usage key -> block fields
-
-    def apply(self, table: str, change: Change) -> None:
-        """Apply one decoded change of a source table."""
-        handler = _HANDLERS.get(table)
-        if handler is None:
-            raise TransformError("unknown_cdc_table", table)
-        handler(self, change)
-
-
-def _row_key(change: Change, *columns: str) -> str:
-    row = change.row or {}
-    value = _first(row, *columns) if row else None
+def row_key(change: Change, *columns: str) -> str:
+    """The row's key: the first present column, else the record key."""
+    value = _first(change.row, *columns) if change.row else None
     if value is None:
         value = change.key
     if value is None or isinstance(value, (dict, list)):
@@ -80,115 +58,60 @@ def _row_key(change: Change, *columns: str) -> str:
     return str(value)
 
 
-def _user(stores: DimensionStores, user_id: str) -> dict[str, Any]:
-    return dict(stores.users.get(user_id) or {"id": int(user_id) if user_id.isdigit() else user_id, "ext": {}})
+# -- users --------------------------------------------------------------------------------------
+def user_key_of(table: str, change: Change) -> str | None:
+    """The user id a user-table change belongs to; None for a tombstone that names no user."""
+    if table == "auth_user":
+        return row_key(change, "id")
+    user_id = (change.row or {}).get("user_id")
+    if user_id is None or isinstance(user_id, (dict, list)):
+        if change.row is None:
+            return None
+        raise TransformError("invalid_cdc", "missing_key:user_id")
+    return str(user_id)
 
 
-def _auth_user(stores: DimensionStores, change: Change) -> None:
-    user_id = _row_key(change, "id")
-    old = stores.users.get(user_id)
-    if change.op == "delete":
-        # A deleted (or retired and purged) user loses every personal field we hold.
-        if old is not None:
-            if old.get("username") and stores.usernames.get(old["username"]) == user_id:
-                del stores.usernames[old["username"]]
-            del stores.users[user_id]
-        return
+def apply_user_change(record: JSON | None, user_id: str, table: str, change: Change) -> JSON | None:
+    """The user record after one change; None when the user is deleted (all personal data goes)."""
     row = change.row or {}
-    record = _user(stores, user_id)
-    record.update(username=row.get("username"), email=row.get("email"), known=True)
-    if old and old.get("username") and old["username"] != record["username"]:
-        if stores.usernames.get(old["username"]) == user_id:
-            del stores.usernames[old["username"]]
-    stores.users[user_id] = record
-    if record["username"]:
-        stores.usernames[record["username"]] = user_id
-
-
-def _auth_userprofile(stores: DimensionStores, change: Change) -> None:
-    row = change.row or {}
-    user_id = row.get("user_id")
-    if user_id is None:
-        return  # a tombstone for a profile row id: the user row carries no state from it we can find
-    key = str(user_id)
-    if key not in stores.users and change.op == "delete":
-        return
-    record = _user(stores, key)
-    record["name"] = None if change.op == "delete" else row.get("name")
-    stores.users[key] = record
-
-
-def _externalid(stores: DimensionStores, change: Change) -> None:
-    row_id = _row_key(change, "id")
-    row = change.row or {}
-    if change.op == "delete":
-        link = stores.ext_rows.get(row_id) or ({"user_id": row.get("user_id"), "type_id": row.get("external_id_type_id")} if row else None)
-        if link and link.get("user_id") is not None:
-            key = str(link["user_id"])
-            if key in stores.users:
-                record = _user(stores, key)
-                ext = dict(record.get("ext") or {})
-                ext.pop(str(link["type_id"]), None)
-                record["ext"] = ext
-                stores.users[key] = record
-        stores.ext_rows.pop(row_id, None)
-        return
-    user_id, type_id = row.get("user_id"), row.get("external_id_type_id")
-    value = row.get("external_user_id")
-    if user_id is None or type_id is None or not value:
-        raise TransformError("invalid_cdc", "externalid_row")
-    stores.ext_rows[row_id] = {"user_id": user_id, "type_id": type_id}
-    record = _user(stores, str(user_id))
-    ext = dict(record.get("ext") or {})
-    ext[str(type_id)] = str(value)
-    record["ext"] = ext
-    stores.users[str(user_id)] = record
-
-
-def _externalidtype(stores: DimensionStores, change: Change) -> None:
-    type_id = _row_key(change, "id")
-    if change.op == "delete":
-        stores.ext_types.pop(type_id, None)
+    if table == "auth_user" and change.op == "delete":
+        return None
+    new: JSON = dict(record) if record else {"id": int(user_id) if user_id.isdigit() else user_id, "ext": {}}
+    if table == "auth_user":
+        new.update(username=row.get("username"), email=row.get("email"), known=True)
+    elif table == "auth_userprofile":
+        new["name"] = None if change.op == "delete" else row.get("name")
+    elif table == "external_user_ids_externalid":
+        type_id = row.get("external_id_type_id")
+        if type_id is None:
+            raise TransformError("invalid_cdc", "externalid_row")
+        ext = dict(new.get("ext") or {})
+        if change.op == "delete":
+            ext.pop(str(type_id), None)
+        else:
+            value = row.get("external_user_id")
+            if not value:
+                raise TransformError("invalid_cdc", "externalid_row")
+            ext[str(type_id)] = str(value)
+        new["ext"] = ext
     else:
-        stores.ext_types[type_id] = (change.row or {}).get("name")
+        raise TransformError("unknown_cdc_table", table)
+    return new
 
 
-def _course(stores: DimensionStores, change: Change) -> None:
-    course_id = _row_key(change, "id", "course_id", "course_key")
-    if change.op == "delete":
-        stores.courses.pop(course_id, None)
-        return
-    row = change.row or {}
-    stores.courses[course_id] = {"display_name": row.get("display_name"), "org": _first(row, "org", "display_org_with_default")}
+def username_updates(old: JSON | None, new: JSON | None) -> list[tuple[str, JSON | None]]:
+    """Changes to the username index implied by a user-record change: (username, record or None)."""
+    old_name = (old or {}).get("username")
+    new_name = (new or {}).get("username")
+    updates: list[tuple[str, JSON | None]] = []
+    if old_name and old_name != new_name:
+        updates.append((old_name, None))
+    if new_name and new is not None and new.get("known"):
+        updates.append((new_name, new))
+    return updates
 
 
-def _block(stores: DimensionStores, change: Change) -> None:
-    usage_key = _row_key(change, "location", "usage_key", "block_id")
-    if change.op == "delete":
-        stores.blocks.pop(usage_key, None)
-        return
-    row = change.row or {}
-    stores.blocks[usage_key] = {
-        "display_name": row.get("display_name"),
-        "block_type": row.get("block_type"),
-        "course_id": _first(row, "course_key", "course_id"),
-        "graded": row.get("graded"),
-    }
-
-
-_HANDLERS = {
-    "auth_user": _auth_user,
-    "auth_userprofile": _auth_userprofile,
-    "external_user_ids_externalid": _externalid,
-    "external_user_ids_externalidtype": _externalidtype,
-    "course_overviews_courseoverview": _course,
-    "course_blocks": _block,
-}
-
-
-def user_record(
-    stores: DimensionStores, record: dict[str, Any] | None, namespace: uuid.UUID | None
-) -> User | None:
+def user_record(ext_types: Mapping[str, Any], record: JSON | None, namespace: uuid.UUID | None) -> User | None:
     """Build a `User` from a stored record; only users with an auth_user row are known.
 
     With a `namespace`, missing `xapi`/`caliper` external ids get their generated value.
@@ -197,7 +120,7 @@ def user_record(
         return None
     external: dict[str, str] = {}
     for type_id, value in (record.get("ext") or {}).items():
-        type_name = stores.ext_types.get(type_id)
+        type_name = ext_types.get(type_id)
         if type_name:
             external[str(type_name).lower()] = value
     if namespace is not None:
@@ -213,15 +136,83 @@ def user_record(
     )
 
 
-def course_record(course_id: str, row: dict[str, Any] | None) -> Course | None:
+# -- courses, blocks, external id types --------------------------------------------------------
+def course_row(change: Change) -> tuple[str, JSON | None]:
+    """(course key, stored row or None for a delete)."""
+    course_id = row_key(change, "id", "course_id", "course_key")
+    if change.op == "delete":
+        return course_id, None
+    row = change.row or {}
+    return course_id, {"display_name": row.get("display_name"), "org": _first(row, "org", "display_org_with_default")}
+
+
+def block_row(change: Change) -> tuple[str, JSON | None]:
+    """(usage key, stored row or None for a delete)."""
+    usage_key = row_key(change, "location", "usage_key", "block_id")
+    if change.op == "delete":
+        return usage_key, None
+    row = change.row or {}
+    return usage_key, {
+        "display_name": row.get("display_name"),
+        "block_type": row.get("block_type"),
+        "course_id": _first(row, "course_key", "course_id"),
+        "graded": row.get("graded"),
+    }
+
+
+def external_id_type_row(change: Change) -> tuple[str, str | None]:
+    """(type id, type name or None for a delete)."""
+    type_id = row_key(change, "id")
+    return type_id, None if change.op == "delete" else (change.row or {}).get("name")
+
+
+def course_record(course_id: str, row: Mapping[str, Any] | None) -> Course | None:
     """Build a `Course` from a stored row."""
     if row is None:
         return None
     return Course(course_id=course_id, display_name=row.get("display_name"), org=row.get("org"))
 
 
-def block_record(usage_key: str, row: dict[str, Any] | None) -> Block | None:
+def block_record(usage_key: str, row: Mapping[str, Any] | None) -> Block | None:
     """Build a `Block` from a stored row."""
     if row is None:
         return None
     return Block(usage_key=usage_key, **row)
+
+
+def _put(store: Store, key: str, value: Any) -> None:
+    if value is None:
+        store.pop(key, None)
+    else:
+        store[key] = value
+
+
+@dataclass
+class DimensionStores:
+    """Dimension state in plain mappings (the in-memory lookup's; the worker splits it over tables)."""
+
+    users: Store = field(default_factory=dict)  # user id -> user record
+    usernames: Store = field(default_factory=dict)  # username -> user id
+    ext_types: Store = field(default_factory=dict)  # type id -> type name
+    courses: Store = field(default_factory=dict)  # course key -> {display_name, org}
+    blocks: Store = field(default_factory=dict)  # usage key -> block fields
+
+    def apply(self, table: str, change: Change) -> None:
+        """Apply one decoded change of a source table."""
+        if table in USER_TABLES:
+            user_id = user_key_of(table, change)
+            if user_id is None:
+                return
+            old = self.users.get(user_id)
+            new = apply_user_change(old, user_id, table, change)
+            _put(self.users, user_id, new)
+            for username, record in username_updates(old, new):
+                _put(self.usernames, username, None if record is None else user_id)
+        elif table == "external_user_ids_externalidtype":
+            _put(self.ext_types, *external_id_type_row(change))
+        elif table == "course_overviews_courseoverview":
+            _put(self.courses, *course_row(change))
+        elif table == "course_blocks":
+            _put(self.blocks, *block_row(change))
+        else:
+            raise TransformError("unknown_cdc_table", table)

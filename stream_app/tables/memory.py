@@ -73,7 +73,7 @@ class MemoryLookup:
         if record is None or not record.get("known"):
             user_id = stores.usernames.get(str(id_or_username))
             record = stores.users.get(user_id) if user_id is not None else None
-        return user_record(stores, record, self.namespace)
+        return user_record(stores.ext_types, record, self.namespace)
 
     def course(self, course_id: str) -> Course | None:
         return course_record(course_id, self.stores.courses.get(course_id))

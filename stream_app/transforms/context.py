@@ -40,6 +40,7 @@ class XapiHooks:
 
 
 NO_HOOKS = XapiHooks()
+_INT64 = 2**63
 
 # Python's fromisoformat (3.11) reads every form tincan/aniso8601 accept in practice;
 # this only guards the common "Z"-less basic forms from a confusing message.
@@ -97,6 +98,21 @@ class Ctx:
         if object_id is None:
             return None
         return f"{self.settings.lms_root_url}/{object_type}/{object_id}"
+
+    def session(self) -> str | int | None:
+        """The session id as ERB copies it, except values no JSON consumer can hold.
+
+        A structure (dict, list) or a bool is malformed input: the statement is kept without a
+        session; an integer beyond 64 bits becomes text.
+        """
+        session = self.get("session")
+        if session is None or isinstance(session, str):
+            return session
+        if isinstance(session, int) and not isinstance(session, bool):
+            return session if -_INT64 <= session < _INT64 else str(session)
+        if isinstance(session, float):
+            return str(session)
+        return None
 
     # -- enrichment ---------------------------------------------------------
     def require_user(self) -> User:

@@ -51,7 +51,7 @@ def caliper_event(ctx: Ctx, event_type: str, action: str, obj: JSON, **extra: An
         "object": obj,
         "extensions": {"transformerVersion": ctx.settings.version_string},
     }
-    session = ctx.get("session")
+    session = ctx.session()
     if session is not None:
         out["session"] = {"id": ctx.iri("sessions", session), "type": "Session"}
     out.update(extra)

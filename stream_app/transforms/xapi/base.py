@@ -64,7 +64,7 @@ def context_extensions(ctx: Ctx, extra: JSON | None = None) -> JSON:
     """Transformer version and session id, plus the family's own extensions (None values dropped)."""
     ext: JSON = {
         vocab.EXT_TRANSFORMER_VERSION: ctx.settings.version_string,
-        vocab.EXT_SESSION_ID: ctx.get("session"),
+        vocab.EXT_SESSION_ID: ctx.session(),
     }
     if extra:
         ext.update(extra)

@@ -76,7 +76,7 @@ def iso_duration(secs: float) -> str | None:
         out += f"{int(hours):02}H"
     if days or hours or minutes:
         out += f"{int(minutes):02}M"
-    out += f"{int(rest):02}S" if rest.is_integer() else ("%09.6f" % rest).rstrip("0") + "S"
+    out += f"{int(rest):02}S" if rest.is_integer() else f"{rest:09.6f}".rstrip("0") + "S"
     return out
 
 
