@@ -14,11 +14,11 @@ from collections import Counter
 from typing import IO, Any
 
 import click
-import orjson
 from tqdm import tqdm
 
 from stream_app.cli.inputs import BadLine, iter_lines, open_input, parse_line
 from stream_app.errors import TransformError
+from stream_app.jsonio import dumps
 from stream_app.tables.memory import MemoryLookup
 from stream_app.transforms import Engine, TransformSettings
 from stream_app.transforms.engine import TransformResult
@@ -96,10 +96,10 @@ def transform_command(
                 if explain:
                     record = {"index": index, "name": result.name,
                               "output": result.output if result.error is None else None, "error": result.error}
-                    out.write(orjson.dumps(record) + b"\n")
+                    out.write(dumps(record) + b"\n")
                 else:
                     for item in result.output:
-                        out.write(orjson.dumps(item) + b"\n")
+                        out.write(dumps(item) + b"\n")
     finally:
         out.flush()
         if out is not sys.stdout.buffer:

@@ -93,9 +93,12 @@ class Engine:
         hooks: XapiHooks = NO_HOOKS,
         plugins: bool = True,
         registries: Mapping[str, Registry] | None = None,
+        log_data: bool = True,
     ) -> None:
         self.settings = settings or TransformSettings()
         self.hooks = hooks
+        # ERB's replay parser copies a tracking-log line's `event` into `data`; we do the same by default.
+        self.log_data = log_data
         self.registries = dict(registries) if registries is not None else builtin_registries()
         self.plugins = load_plugins(self.registries) if plugins else []
         self.filters = {fmt: EventFilter.default(fmt) for fmt in FORMATS}
@@ -109,7 +112,7 @@ class Engine:
     def transform(self, fmt: str, raw: Any, lookup: Lookup) -> list[JSON]:
         """Transform one event (any accepted shape) into statements/events; raise TransformError."""
         registry = self.registries[fmt]
-        normalised = normalise(raw)
+        normalised = normalise(raw, self.log_data)
         name = normalised["name"]
         if not self.allows(fmt, name):
             raise TransformError("not_allowed")

@@ -29,8 +29,12 @@ def _decode_object(value: Any) -> Any:
     return value
 
 
-def normalise(raw: Any) -> dict[str, Any]:
-    """Return the event in event-tracking shape, or raise TransformError with the reason."""
+def normalise(raw: Any, log_data: bool = True) -> dict[str, Any]:
+    """Return the event in event-tracking shape, or raise TransformError with the reason.
+
+    `log_data=False` leaves a tracking-log line's `event` where it is (no `data` copy): that is how
+    ERB's own transformer tests see such dicts, and its fixtures' expected outputs depend on it.
+    """
     if not isinstance(raw, dict):
         raise TransformError("invalid_event", "not_an_object")
     name = raw.get("name")
@@ -43,7 +47,7 @@ def normalise(raw: Any) -> dict[str, Any]:
         raise TransformError("invalid_field", "name")
     event = dict(raw)
     event["name"] = name
-    if "data" not in event and "event" in event:
+    if log_data and "data" not in event and "event" in event:
         event["data"] = _decode_object(event["event"])
     elif isinstance(event.get("data"), (str, bytes)):
         event["data"] = _decode_object(event["data"])

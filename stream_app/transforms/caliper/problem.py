@@ -10,28 +10,21 @@ ids are built by formatting that block id, even when none was found.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from stream_app.transforms.caliper.base import JSON, base_object, caliper_event
 from stream_app.transforms.caliper.registry import CALIPER
 from stream_app.transforms.context import Ctx
 
-
-class _Kind(NamedTuple):
-    event_type: str
-    action: str
-    object_type: str
-    object_name: str | None
-
-
-_KINDS = {
-    "problem_check": _Kind("AssessmentEvent", "Submitted", "Assessment", None),
-    "problem_check_server": _Kind("GradeEvent", "Graded", "Attempt", None),
-    "edx.grades.problem.submitted": _Kind("AssessmentEvent", "Submitted", "Assessment", None),
-    "showanswer": _Kind("Event", "Viewed", "Annotation", "Solution"),
-    "edx.problem.hint.demandhint_displayed": _Kind("Event", "Viewed", "Annotation", "Hint"),
-    "edx.problem.completed": _Kind("AssessmentItemEvent", "Completed", "AssessmentItem", None),
+# event key -> (event type, action, object type, object name)
+_KINDS: dict[str, tuple[str, str, str, str | None]] = {
+    "problem_check": ("AssessmentEvent", "Submitted", "Assessment", None),
+    "problem_check_server": ("GradeEvent", "Graded", "Attempt", None),
+    "edx.grades.problem.submitted": ("AssessmentEvent", "Submitted", "Assessment", None),
+    "showanswer": ("Event", "Viewed", "Annotation", "Solution"),
+    "edx.problem.hint.demandhint_displayed": ("Event", "Viewed", "Annotation", "Hint"),
+    "edx.problem.completed": ("AssessmentItemEvent", "Completed", "AssessmentItem", None),
 }
 
 
@@ -88,7 +81,7 @@ def problem_event(ctx: Ctx) -> JSON:
     key = ctx.name
     if key == "problem_check" and ctx.get("context.event_source") == "server":
         key = "problem_check_server"
-    kind = _KINDS[key]
+    event_type, action, object_type, object_name = _KINDS[key]
     raw_data = ctx.get("data")
     data = raw_data if isinstance(raw_data, dict) else None
     block_id = problem_block_id(ctx, data)
@@ -113,6 +106,6 @@ def problem_event(ctx: Ctx) -> JSON:
     else:
         path = block_id
     obj["id"] = ctx.iri("xblock", path)
-    obj["type"] = kind.object_type
-    obj["name"] = kind.object_name
-    return caliper_event(ctx, kind.event_type, kind.action, obj, **extra)
+    obj["type"] = object_type
+    obj["name"] = object_name
+    return caliper_event(ctx, event_type, action, obj, **extra)

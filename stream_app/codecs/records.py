@@ -1,0 +1,75 @@
+"""Build the flat output records (field names are a contract) from statements and Caliper events.
+
+The record repeats the columns downstream warehouses index (Aspects'
+`xapi_events_all`): ids, verb or type/action, actor, object, course, org and
+time, with the full statement or event as a JSON string.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from stream_app.jsonio import dumps_str
+
+JSON = dict[str, Any]
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _micros(value: str) -> int:
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    delta = parsed - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def xapi_actor_id(actor: JSON) -> str:
+    """The actor's identifier: account name, mbox or mbox_sha1sum."""
+    account = actor.get("account")
+    if isinstance(account, dict) and account.get("name"):
+        return str(account["name"])
+    for key in ("mbox", "mbox_sha1sum", "openid"):
+        if actor.get(key):
+            return str(actor[key])
+    return dumps_str(actor)
+
+
+def course_org(course_id: str | None) -> str | None:
+    """The org part of a course key (`course-v1:ORG+COURSE+RUN`), or None."""
+    if not course_id or ":" not in course_id:
+        return None
+    org = course_id.split(":", 1)[1].split("+", 1)[0]
+    return org or None
+
+
+def xapi_record(statement: JSON, event_name: str, course_id: str | None, org: str | None) -> JSON:
+    """The `XapiStatement` record for one statement."""
+    return {
+        "event_id": statement["id"],
+        "verb_id": statement["verb"]["id"],
+        "actor_id": xapi_actor_id(statement["actor"]),
+        "object_id": str(statement["object"]["id"]),
+        "course_id": course_id,
+        "org": org if org is not None else course_org(course_id),
+        "emission_time": _micros(statement["timestamp"]),
+        "event_name": event_name,
+        "statement": dumps_str(statement),
+    }
+
+
+def caliper_record(event: JSON, event_name: str, course_id: str | None, org: str | None) -> JSON:
+    """The `CaliperEvent` record for one Caliper event."""
+    obj = event.get("object") or {}
+    return {
+        "event_id": event["id"],
+        "type": event["type"],
+        "action": event["action"],
+        "actor_id": event["actor"]["id"],
+        "object_id": str(obj.get("id", "")),
+        "course_id": course_id,
+        "org": org if org is not None else course_org(course_id),
+        "event_time": _micros(event["eventTime"].replace("Z", "+00:00")),
+        "event_name": event_name,
+        "event": dumps_str(event),
+    }

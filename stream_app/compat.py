@@ -1,0 +1,57 @@
+"""Workarounds for the embedded Kafka-protocol broker (Tansu), switched on by `STREAM_APP_BROKER_FLAVOR=tansu`.
+
+Measured in INFRA-NOTES.md: Tansu answers ListOffsets(LATEST) with the base
+offset of the last record batch + 1, so Faust's recovery high-water marks are
+wrong unless every record is its own batch (`producer_max_batch_size=1`); and
+its first consumer-group generation is 0, where aiokafka only sends LeaveGroup
+for generations > 0, so a restarted worker waits two session timeouts. Neither
+is needed, nor applied, on Apache Kafka.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+_PATCHED = False
+
+
+def patch_leave_group() -> None:
+    """Make aiokafka send LeaveGroup at generation 0 too (idempotent)."""
+    global _PATCHED
+    if _PATCHED:
+        return
+    from aiokafka import errors as kafka_errors
+    from aiokafka.consumer.group_coordinator import GroupCoordinator
+    from aiokafka.protocol.group import LeaveGroupRequest
+
+    async def _maybe_leave_group(self: Any) -> None:
+        # Same as aiokafka's, with `>= 0`: Tansu numbers the first generation 0.
+        if self.generation >= 0 and self._group_instance_id is None and self.member_id:
+            try:
+                await self._send_req(LeaveGroupRequest(self.group_id, self.member_id))
+            except kafka_errors.KafkaError as err:
+                log.warning("LeaveGroup request failed: %s", err)
+        self.reset_generation()
+
+    GroupCoordinator._maybe_leave_group = _maybe_leave_group  # type: ignore[method-assign]
+    _PATCHED = True
+
+
+def faust_options(flavor: str) -> dict[str, Any]:
+    """Faust settings for a broker flavor."""
+    if flavor != "tansu":
+        return {"broker_session_timeout": 10.0, "broker_heartbeat_interval": 3.0}
+    patch_leave_group()
+    return {
+        "producer_max_batch_size": 1,
+        # The group join waits session_timeout / 2 here: short sessions make start-up take seconds.
+        "broker_session_timeout": 3.0,
+        "broker_heartbeat_interval": 0.5,
+    }
+
+
+def confluent_producer_options(flavor: str) -> dict[str, Any]:
+    """confluent-kafka producer settings for a broker flavor (one record per batch on Tansu)."""
+    return {"batch.num.messages": 1} if flavor == "tansu" else {}

@@ -1,0 +1,99 @@
+"""All worker and CLI settings, read once from `STREAM_APP_*` environment variables (or a `.env` file).
+
+The variable names are a contract used by deployment scripts; `.env.example`
+lists every one. Transformers never read this module: the app turns it into a
+`TransformSettings` value and passes that down.
+"""
+
+from __future__ import annotations
+
+import uuid
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stream_app.tables.dimensions import DEFAULT_ID_NAMESPACE
+from stream_app.transforms.settings import DEFAULT_LMS_ROOT_URL, DEFAULT_VERSION_STRING, TransformSettings
+
+
+def parse_duration(value: str | float | int) -> float:
+    """Seconds from `90`, `1.5`, `500ms`, `30s`, `5m`, `2h` or `1d`."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = value.strip().lower()
+    for suffix, factor in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0), ("d", 86400.0)):
+        if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).isdigit():
+            return float(text[: -len(suffix)]) * factor
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 2h)") from None
+
+
+class Settings(BaseSettings):
+    """stream_app settings; every field maps to `STREAM_APP_<FIELD NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="STREAM_APP_", env_file=".env", extra="ignore")
+
+    broker: str = "kafka://127.0.0.1:9092"
+    broker_flavor: Literal["kafka", "tansu"] = "kafka"
+    schema_registry_url: str = "http://127.0.0.1:8081"
+    data_dir: str = "./data"
+    web_port: int = 6066
+    web_host: str = "127.0.0.1"
+    app_id: str = "stream_app"
+    topics_file: str = ""
+    partitions: int = 4
+    replication_factor: int = 1
+
+    lms_root_url: str = DEFAULT_LMS_ROOT_URL
+    transformer_version: str = DEFAULT_VERSION_STRING
+    xapi_actor_ifi: Literal["external_id", "mbox", "mbox_sha1sum"] = "external_id"
+    mbox_sha1sum_form: Literal["erb", "spec"] = "erb"
+    caliper_sensor_id: str = ""
+    xapi_allowed_events: str = ""
+    caliper_allowed_events: str = ""
+    formats: str = "xapi,caliper"
+    external_id_namespace: uuid.UUID = DEFAULT_ID_NAMESPACE
+    generate_external_ids: bool = True
+    late_dimension_wait: float = Field(default=600.0)
+    late_dimension_retry: float = Field(default=5.0)
+    web_show_personal_data: bool = False
+    table_standby_replicas: int = 1
+
+    routers_file: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_tls: Literal["none", "starttls", "ssl"] = "none"
+    alert_from: str = "stream-app@localhost"
+    alert_to: str = ""
+    alert_window: float = 900.0
+
+    @field_validator("late_dimension_wait", "late_dimension_retry", "alert_window", mode="before")
+    @classmethod
+    def _duration(cls, value: str | float) -> float:
+        return parse_duration(value)
+
+    def transform_settings(self) -> TransformSettings:
+        """The output-affecting subset, for the engine."""
+        return TransformSettings(
+            lms_root_url=self.lms_root_url,
+            ifi=self.xapi_actor_ifi,
+            mbox_sha1sum_form=self.mbox_sha1sum_form,
+            version_string=self.transformer_version,
+            sensor_id=self.caliper_sensor_id or None,
+        )
+
+    def format_list(self) -> tuple[str, ...]:
+        """The enabled output formats."""
+        return tuple(f.strip() for f in self.formats.split(",") if f.strip())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

@@ -1,0 +1,66 @@
+"""The worker's Faust tables and the `Lookup` over them.
+
+`users` and `users_by_username` are partitioned like `events-by-actor` (same
+partition count, keys hashed from the same JSON key bytes), so the enrich agent
+finds an event's user in its local shard whether the event names the user by
+id or only by username. Courses, blocks and external-id types are small and
+global: present on every worker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from stream_app.application import app
+from stream_app.tables.dimensions import block_record, course_record, user_record
+from stream_app.transforms.dimensions import Block, Course, User
+
+_PARTITIONS = app.stream_settings.partitions
+_JSON = {"key_serializer": "json", "value_serializer": "json"}
+
+users = app.Table("users", default=None, partitions=_PARTITIONS, help="user records by user id", **_JSON)
+users_by_username = app.Table(
+    "users_by_username", default=None, partitions=_PARTITIONS, help="user records by username", **_JSON
+)
+# Global tables are written from CDC partitions unrelated to their keys: the partitioner places them.
+courses = app.GlobalTable("courses", default=None, use_partitioner=True, help="course overviews by course key", **_JSON)
+blocks = app.GlobalTable("blocks", default=None, use_partitioner=True, help="course blocks by usage key", **_JSON)
+external_id_types = app.GlobalTable(
+    "external_id_types", default=None, use_partitioner=True, help="external id type names by type id", **_JSON
+)
+
+TABLES = {"users": users, "users_by_username": users_by_username, "courses": courses, "blocks": blocks,
+          "external_id_types": external_id_types}
+
+
+def is_user_id(key: Any) -> bool:
+    """Whether an actor key is a user id (ERB tries the integer id before the username)."""
+    if isinstance(key, int) and not isinstance(key, bool):
+        return True
+    return isinstance(key, str) and key.strip().lstrip("-").isdigit()
+
+
+class TableLookup:
+    """`Lookup` over the tables; only valid inside a stream event of the right partition."""
+
+    def __init__(self, namespace: uuid.UUID | None) -> None:
+        self.namespace = namespace
+
+    def user_row(self, key: str | int) -> dict[str, Any] | None:
+        """The stored user record for an actor key (id first, then username)."""
+        record = None
+        if is_user_id(key):
+            record = users.get(str(int(key)))
+        if record is None or not record.get("known"):
+            record = users_by_username.get(str(key))
+        return record if record and record.get("known") else None
+
+    def user(self, id_or_username: str | int) -> User | None:
+        return user_record(external_id_types, self.user_row(id_or_username), self.namespace)
+
+    def course(self, course_id: str) -> Course | None:
+        return course_record(course_id, courses.get(course_id))
+
+    def block(self, usage_key: str) -> Block | None:
+        return block_record(usage_key, blocks.get(usage_key))

@@ -1,0 +1,88 @@
+"""Load `topics.yaml` into frozen, typed topic declarations; the one place topic names come from.
+
+Code names a topic by its key (`TOPICS["xapi"].name`); the YAML file is the only
+place a topic name string appears. Unknown keys, unknown value types or a missing
+declaration stop start-up with a message naming the topic and field.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "topics.yaml"
+PACKAGED_FILE = Path(__file__).resolve().parent / "topics.yaml"
+ValueType = Literal["json", "avro", "raw"]
+
+REQUIRED = (
+    "tracking", "cdc_auth_user", "cdc_auth_userprofile", "cdc_external_id", "cdc_external_id_type",
+    "cdc_course_overview", "cdc_course_blocks", "xapi", "caliper", "events_by_actor", "user_changes",
+    "users_by_username_changes", "waiting", "generated_external_ids", "dead_letter", "schemas",
+)
+
+
+class TopicsFileError(ValueError):
+    """topics.yaml is malformed; the message names the topic and field."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """One topic: its name and how it is created and encoded."""
+
+    key: str
+    name: str
+    value: ValueType = "raw"
+    record: str | None = None
+    partitions: int | None = None
+    replicas: int | None = None
+    compacting: bool = False
+    retention: float | None = None
+    description: str = ""
+
+
+_FIELDS = {f.name for f in fields(TopicSpec)} - {"key"}
+
+
+def _spec(key: str, raw: Any) -> TopicSpec:
+    if not isinstance(raw, dict):
+        raise TopicsFileError(f"topic {key!r}: expected a mapping, got {type(raw).__name__}")
+    unknown = set(raw) - _FIELDS
+    if unknown:
+        raise TopicsFileError(f"topic {key!r}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_FIELDS)}")
+    if not isinstance(raw.get("name"), str) or not raw["name"]:
+        raise TopicsFileError(f"topic {key!r}: field 'name' is required")
+    if raw.get("value", "raw") not in ("json", "avro", "raw"):
+        raise TopicsFileError(f"topic {key!r}: field 'value' must be json, avro or raw")
+    if raw.get("value") == "avro" and not raw.get("record"):
+        raise TopicsFileError(f"topic {key!r}: avro topics need field 'record'")
+    return TopicSpec(key=key, **raw)
+
+
+def load_topics(path: str | Path | None = None) -> dict[str, TopicSpec]:
+    """Parse a topics file (default: STREAM_APP_TOPICS_FILE, else the repository's topics.yaml)."""
+    if path is None:
+        env = os.environ.get("STREAM_APP_TOPICS_FILE")
+        path = Path(env) if env else (DEFAULT_FILE if DEFAULT_FILE.exists() else PACKAGED_FILE)
+    data = yaml.safe_load(Path(path).read_text())
+    if not isinstance(data, dict) or not isinstance(data.get("topics"), dict):
+        raise TopicsFileError(f"{path}: expected a top-level 'topics' mapping")
+    specs = {key: _spec(key, raw) for key, raw in data["topics"].items()}
+    missing = [key for key in REQUIRED if key not in specs]
+    if missing:
+        raise TopicsFileError(f"{path}: missing topic declaration(s) {missing}")
+    names = [s.name for s in specs.values()]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise TopicsFileError(f"{path}: topic name(s) declared twice: {duplicates}")
+    return specs
+
+
+@lru_cache(maxsize=1)
+def topics() -> dict[str, TopicSpec]:
+    """The process-wide topic declarations."""
+    return load_topics()
