@@ -8,7 +8,7 @@ in production. The matching CDC records seed a `MemoryLookup`.
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ def _set_user(obj: Any, user_id: int) -> None:
 def corpus(size: int, users: int = 1000) -> list[bytes]:
     """`size` JSON-encoded events cycling through the fixtures."""
     base = fixture_events()
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     out = []
     for i in range(size):
         event = copy.deepcopy(base[i % len(base)])

@@ -97,7 +97,8 @@ def _write(table: str, args: argparse.Namespace) -> None:
     path = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     command = f"python -m benchmarks.transform --events {args.events} --repeat {args.repeat} --write"
-    block = f"{SECTION_START}\n## Transformation (`benchmarks/transform.py`)\n\nCommand: `{command}`\n\n{table}\n{SECTION_END}"
+    block = (f"{SECTION_START}\n## Transformation (`benchmarks/transform.py`)\n\n"
+             f"Command: `{command}`\n\n{table}\n{SECTION_END}")
     if SECTION_START in text:
         head, rest = text.split(SECTION_START, 1)
         tail = rest.split(SECTION_END, 1)[1]

@@ -35,7 +35,7 @@ def patch_leave_group() -> None:
                 log.warning("LeaveGroup request failed: %s", err)
         self.reset_generation()
 
-    GroupCoordinator._maybe_leave_group = _maybe_leave_group  # type: ignore[method-assign]
+    GroupCoordinator._maybe_leave_group = _maybe_leave_group
     _PATCHED = True
 
 

@@ -9,7 +9,7 @@ is UTF-8, also as text for people reading the topic.
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -17,7 +17,7 @@ import orjson
 
 def now_iso() -> str:
     """UTC now, ISO 8601 with milliseconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def record(

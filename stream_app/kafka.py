@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 
 from aiokafka.partitioner import murmur2
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from stream_app.topics import TopicSpec
 
@@ -32,7 +32,7 @@ def bootstrap_servers(broker: str) -> str:
 
 def partition_for(key: bytes, partitions: int) -> int:
     """The partition Faust's default partitioner picks for serialised key bytes."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def topic_config(spec: TopicSpec) -> dict[str, str]:

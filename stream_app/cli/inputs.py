@@ -11,7 +11,7 @@ import gzip
 import io
 import sys
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 
@@ -24,8 +24,8 @@ class BadLine(ValueError):
 
 def open_input(path: str) -> IO[bytes]:
     """Open a path (or `-` for stdin) for binary reading, transparently gunzipping."""
-    raw: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    raw = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, raw))
     if buffered.peek(2)[:2] == GZIP_MAGIC:
         return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
     return buffered

@@ -50,7 +50,8 @@ def _summary(read: int, written: int, rejects: Counter[str], skipped: int) -> st
 @click.command("transform")
 @click.option("--format", "fmt", type=click.Choice(["xapi", "caliper"]), required=True, help="Output format.")
 @click.option("--cdc", "cdc", type=click.Path(dir_okay=False), help="JSONL CDC seed: {topic, key, value} records.")
-@click.option("--input", "input_path", default="-", show_default=True, help="JSONL tracking events (gzip ok); - is stdin.")
+@click.option("--input", "input_path", default="-", show_default=True,
+              help="JSONL tracking events (gzip ok); - is stdin.")
 @click.option("--output", "output_path", default="-", show_default=True, help="Where to write; - is stdout.")
 @click.option("--explain", is_flag=True, help="One line per input event: index, name, output, error.")
 @click.option("--lms-root-url", default=DEFAULT_LMS_ROOT_URL, show_default=True, help="LMS root URL (IRIs, homePage).")

@@ -8,7 +8,7 @@ and tests. The `.avsc` files beside this module are the schemas.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent
 SCHEMA_FILES = {"XapiStatement": "xapi_statement.avsc", "CaliperEvent": "caliper_event.avsc"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema_str(record: str) -> str:
     """The Avro schema text of a record name."""
     try:
@@ -47,7 +47,7 @@ class AvroEncoder:
         """Serialise one record (registers the schema on the first call)."""
         data = self._serializer(record, self._context)
         assert data is not None
-        return data
+        return bytes(data)
 
 
 class AvroDecoder:

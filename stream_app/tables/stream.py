@@ -17,18 +17,25 @@ from stream_app.tables.dimensions import block_record, course_record, user_recor
 from stream_app.transforms.dimensions import Block, Course, User
 
 _PARTITIONS = app.stream_settings.partitions
-_JSON = {"key_serializer": "json", "value_serializer": "json"}
 
-users = app.Table("users", default=None, partitions=_PARTITIONS, help="user records by user id", **_JSON)
-users_by_username = app.Table(
-    "users_by_username", default=None, partitions=_PARTITIONS, help="user records by username", **_JSON
-)
-# Global tables are written from CDC partitions unrelated to their keys: the partitioner places them.
-courses = app.GlobalTable("courses", default=None, use_partitioner=True, help="course overviews by course key", **_JSON)
-blocks = app.GlobalTable("blocks", default=None, use_partitioner=True, help="course blocks by usage key", **_JSON)
-external_id_types = app.GlobalTable(
-    "external_id_types", default=None, use_partitioner=True, help="external id type names by type id", **_JSON
-)
+
+
+def _table(name: str, help: str) -> Any:
+    return app.Table(name, default=None, partitions=_PARTITIONS, help=help,
+                     key_serializer="json", value_serializer="json")
+
+
+def _global_table(name: str, help: str) -> Any:
+    # Global tables are written from CDC partitions unrelated to their keys: the partitioner places them.
+    return app.GlobalTable(name, default=None, use_partitioner=True, help=help,
+                           key_serializer="json", value_serializer="json")
+
+
+users = _table("users", "user records by user id")
+users_by_username = _table("users_by_username", "user records by username")
+courses = _global_table("courses", "course overviews by course key")
+blocks = _global_table("blocks", "course blocks by usage key")
+external_id_types = _global_table("external_id_types", "external id type names by type id")
 
 TABLES = {"users": users, "users_by_username": users_by_username, "courses": courses, "blocks": blocks,
           "external_id_types": external_id_types}

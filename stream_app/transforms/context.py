@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stream_app.errors import MissingDimension, TransformError
@@ -57,7 +57,7 @@ def parse_timestamp(raw: Any, field_name: str = "timestamp") -> datetime:
     elif isinstance(raw, (int, float)) and not isinstance(raw, bool):
         # tincan reads a number as a UNIX timestamp; huge values overflow in ERB.
         try:
-            value = datetime.fromtimestamp(raw, tz=timezone.utc)
+            value = datetime.fromtimestamp(raw, tz=UTC)
         except (OverflowError, OSError, ValueError) as exc:
             raise TransformError("invalid_field", field_name) from exc
     else:

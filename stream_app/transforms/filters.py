@@ -36,7 +36,9 @@ _FORUM = tuple(
     for action in actions
 )
 _EXAMS = tuple(
-    f"edx.special_exam.{kind}.attempt.{step}" for kind in ("timed", "practice", "proctored") for step in ("created", "submitted")
+    f"edx.special_exam.{kind}.attempt.{step}"
+    for kind in ("timed", "practice", "proctored")
+    for step in ("created", "submitted")
 )
 
 DEFAULT_XAPI_EVENTS: frozenset[str] = frozenset(
@@ -53,7 +55,8 @@ DEFAULT_XAPI_EVENTS: frozenset[str] = frozenset(
 )
 
 DEFAULT_CALIPER_EVENTS: frozenset[str] = frozenset(
-    ("edx.course.enrollment.activated", "edx.course.enrollment.deactivated") + _NAVIGATION + _PROBLEM + _VIDEO + _COURSE_GRADE
+    ("edx.course.enrollment.activated", "edx.course.enrollment.deactivated")
+    + _NAVIGATION + _PROBLEM + _VIDEO + _COURSE_GRADE
 )
 
 DEFAULTS: dict[str, frozenset[str]] = {"xapi": DEFAULT_XAPI_EVENTS, "caliper": DEFAULT_CALIPER_EVENTS}

@@ -13,7 +13,7 @@ from stream_app.transforms import Engine, TransformSettings
 from stream_app.transforms.filters import EventFilter
 
 ERB_DIR = Path(__file__).parent / "erb"
-CASES_DIR = ERB_DIR / "cases"
+CASES_DIRS = (ERB_DIR / "cases", Path(__file__).parent / "own" / "cases")
 FORMATS = ("xapi", "caliper")
 
 # ERB's test settings (tests/golden/erb/NOTICE.md).
@@ -47,7 +47,7 @@ class Case:
 
 
 def cases() -> list[Case]:
-    return [Case(p.name, p) for p in sorted(CASES_DIR.iterdir()) if p.is_dir()]
+    return [Case(p.name, p) for d in CASES_DIRS for p in sorted(d.iterdir()) if p.is_dir()]
 
 
 def erb_lookup() -> MemoryLookup:

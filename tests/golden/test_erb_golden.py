@@ -56,7 +56,7 @@ def test_golden(case: Case, fmt: str, request: pytest.FixtureRequest) -> None:
     if fmt == "xapi":
         if isinstance(value, list):
             assert len(out) == len(value)
-            for got, want in zip(out, value):
+            for got, want in zip(out, value, strict=True):
                 assert got == want
             assert len({s["id"] for s in out}) == len(out)
         else:

@@ -9,10 +9,10 @@ exception escaped a transformer: it is a failure here, not a declared reason.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import Any
 
-import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -67,7 +67,8 @@ def test_username_change_and_delete() -> None:
 
 def test_external_id_delete_falls_back_to_generated() -> None:
     lookup = seeded()
-    lookup.apply(T + "external_user_ids_externalid", {"id": 9}, envelope(None, "d", before={"id": 9, "user_id": 3, "external_id_type_id": 1}))
+    before = {"id": 9, "user_id": 3, "external_id_type_id": 1}
+    lookup.apply(T + "external_user_ids_externalid", {"id": 9}, envelope(None, "d", before=before))
     user = lookup.user(3)
     assert user is not None
     assert user.external_ids["xapi"] == str(uuid.uuid5(lookup.namespace, "xapi:3"))  # type: ignore[arg-type]

@@ -137,7 +137,9 @@ def test_plugin_entry_point_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
                 registries["xapi"].add("demo.event", lambda ctx: {"id": "1", "object": {"id": "o"}})
             return register
 
-    monkeypatch.setattr(registry_module, "entry_points", lambda group: [EP()] if group == "stream_app.transformers" else [])
+    monkeypatch.setattr(
+        registry_module, "entry_points", lambda group: [EP()] if group == "stream_app.transformers" else []
+    )
     engine = Engine(filters={"xapi": EventFilter.parse(["demo.event"])})
     assert engine.plugins == ["demo"]
     assert engine.transform("xapi", {"name": "demo.event", "context": {"user_id": 3}}, erb_lookup()) == [

@@ -8,7 +8,7 @@ Our `id` is deterministic (see `ids.caliper_event_id`); everything else matches 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from stream_app.transforms import ids
@@ -60,8 +60,8 @@ def caliper_event(ctx: Ctx, event_type: str, action: str, obj: JSON, **extra: An
 
 def send_time(now: datetime | None = None) -> str:
     """`sendTime`: UTC with milliseconds and `Z`."""
-    now = now or datetime.now(timezone.utc)
-    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    now = now or datetime.now(UTC)
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def envelope(events: list[JSON], sensor: str, now: datetime | None = None) -> JSON:
