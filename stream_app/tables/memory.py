@@ -34,6 +34,7 @@ class MemoryLookup:
         self.namespace = namespace
         # Resolved users by lookup key; any CDC change clears it (changes are rare next to events).
         self._users: dict[str | int, User | None] = {}
+        self._courses: dict[str, Course | None] = {}
 
     def apply(self, topic: str, key: Any, value: Any) -> None:
         """Apply one CDC record; raises TransformError for an unknown table or a malformed record."""
@@ -41,6 +42,7 @@ class MemoryLookup:
         if change is not None:
             self.stores.apply(table_of(topic), change)
             self._users.clear()
+            self._courses.clear()
 
     def load(self, records: Iterable[dict[str, Any]]) -> int:
         """Apply `{"topic", "key", "value"}` records in order; return how many were applied."""
@@ -76,7 +78,11 @@ class MemoryLookup:
         return user_record(stores.ext_types, record, self.namespace)
 
     def course(self, course_id: str) -> Course | None:
-        return course_record(course_id, self.stores.courses.get(course_id))
+        try:
+            return self._courses[course_id]
+        except KeyError:
+            course = self._courses[course_id] = course_record(course_id, self.stores.courses.get(course_id))
+            return course
 
     def block(self, usage_key: str) -> Block | None:
         return block_record(usage_key, self.stores.blocks.get(usage_key))

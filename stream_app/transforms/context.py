@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -68,30 +68,32 @@ def parse_timestamp(raw: Any, field_name: str = "timestamp") -> datetime:
     return value
 
 
-@dataclass(slots=True)
 class Ctx:
     """One transformation: the event, its enrichment, the settings and hooks."""
 
-    event: Event
-    settings: TransformSettings
-    user: User | None = None
-    course: Course | None = None
-    hooks: XapiHooks = NO_HOOKS
-    _memo: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("event", "settings", "user", "course", "hooks", "_memo", "get", "get_str", "name")
 
-    # -- event fields -------------------------------------------------------
-    def get(self, key: str, required: bool = False) -> Any:
-        """Field access with ERB's rules (see `stream_app.transforms.event`)."""
-        return self.event.get(key, required)
-
-    def get_str(self, key: str, required: bool = False) -> str | None:
-        """Field access that also rejects a non-string value."""
-        return self.event.get_str(key, required)
-
-    @property
-    def name(self) -> str:
-        """The event name."""
-        return self.event.name
+    def __init__(
+        self,
+        event: Event,
+        settings: TransformSettings,
+        user: User | None = None,
+        course: Course | None = None,
+        hooks: XapiHooks = NO_HOOKS,
+    ) -> None:
+        self.event = event
+        self.settings = settings
+        self.user = user
+        self.course = course
+        self.hooks = hooks
+        self._memo: dict[str, Any] = {}
+        # Field access is the hottest call of every transformer: bind the event's methods directly.
+        #: `get(key, required=False)`: ERB's field rules (see `stream_app.transforms.event`).
+        self.get = event.get
+        #: `get_str(key, required=False)`: the same, rejecting a non-string value.
+        self.get_str = event.get_str
+        #: The event name.
+        self.name: str = event.name
 
     def iri(self, object_type: str, object_id: Any) -> str | None:
         """`{LMS root}/{type}/{id}`, or None when the id is missing (as ERB's get_object_iri)."""

@@ -13,41 +13,37 @@ from typing import Any
 
 from stream_app.errors import TransformError
 
-_MISSING = object()
-
-
 def _find_nested(obj: dict[str, Any], key: str) -> Any:
     # A hit at the current level is returned even when it is None or "":
     # ERB stops there, and only a nested None lets the search go on.
     if key in obj:
         return obj[key]
     for value in obj.values():
-        if isinstance(value, dict):
+        if type(value) is dict:
             found = _find_nested(value, key)
             if found is not None:
                 return found
     return None
 
 
+_PATHS: dict[str, tuple[str, ...]] = {}
+
+
 def _dotted(obj: Any, path: str) -> Any:
-    result = obj
-    for part in path.split("."):
-        if isinstance(result, dict):
-            result = result.get(part, _MISSING)
-            if result is _MISSING:
-                return None
-        else:
+    parts = _PATHS.get(path)
+    if parts is None:
+        parts = _PATHS[path] = tuple(path.split("."))
+    for part in parts:
+        if type(obj) is not dict:
             return None
-    return result
+        obj = obj.get(part)
+    return obj
 
 
 def is_empty(value: Any) -> bool:
-    """True for the values ERB treats as absent: None, "", [], {} (but not 0 or False)."""
-    if value is None:
-        return True
-    if isinstance(value, (str, list, dict, tuple)):
-        return len(value) == 0
-    return False
+    """True for the values ERB treats as absent: None, "", [], {} (but not 0, 0.0 or False)."""
+    # ERB's test is `value != 0 and not value`; `==` keeps 0, 0.0 and False (False == 0).
+    return not value and not value == 0
 
 
 class Event:
@@ -64,13 +60,14 @@ class Event:
 
         Raises TransformError(`missing_field:<key>`) when `required` and the value is absent.
         """
-        try:
-            value = self._cache[key]
-        except KeyError:
+        cache = self._cache
+        if key in cache:
+            value = cache[key]
+        else:
             value = _dotted(self.raw, key) if "." in key else _find_nested(self.raw, key)
-            if is_empty(value):
+            if not value and not value == 0:
                 value = None
-            self._cache[key] = value
+            cache[key] = value
         if value is None and required:
             raise TransformError("missing_field", key)
         return value

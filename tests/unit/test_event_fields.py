@@ -48,3 +48,4 @@ def test_get_str_rejects_non_strings() -> None:
     with pytest.raises(TransformError) as info:
         Event({"data": {"id": 5}}).get_str("data.id")
     assert info.value.reason == "invalid_field:data.id"
+
