@@ -11,3 +11,13 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 __all__ = ["__version__"]
+
+
+def __getattr__(name: str) -> object:
+    # `faust -A stream_app` looks up `stream_app.app`; build the worker only when asked, so that
+    # importing the pure parts (transforms, CLI) never needs Faust or a broker.
+    if name == "app":
+        from stream_app.worker import app
+
+        return app
+    raise AttributeError(f"module 'stream_app' has no attribute {name!r}")

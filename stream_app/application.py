@@ -55,8 +55,9 @@ def build_app(settings: Settings | None = None) -> StreamApp:
         "table_standby_replicas": settings.table_standby_replicas,
         "consumer_auto_offset_reset": "earliest",
         "autodiscover": False,
-        "key_serializer": "raw",
-        "value_serializer": "raw",
+        # Tables use the app's JSON serialisers (keys like b'"3"'); every topic declares raw bytes itself.
+        "key_serializer": "json",
+        "value_serializer": "json",
         "stream_wait_empty": False,
     }
     options.update(faust_options(settings.broker_flavor))

@@ -54,7 +54,7 @@ def route(raw: bytes, engine: Engine, formats: tuple[str, ...]) -> Route:
     except TransformError as exc:
         return Route(reject=exc.reason)
     name = event["name"]
-    if not any(engine.allows(fmt, name) for fmt in formats):
+    if not any(engine.handles(fmt, name) for fmt in formats):
         return Route(name=name, skip="not_allowed")
     key = actor_key(Event(event))
     if key is None:
@@ -102,7 +102,7 @@ def process(raw: bytes, engine: Engine, lookup: Lookup, formats: tuple[str, ...]
     course_id = context.get("course_id") if isinstance(context, dict) else None
     course_id = course_id if isinstance(course_id, str) and course_id else None
     for fmt in formats:
-        if not engine.allows(fmt, name):
+        if not engine.handles(fmt, name):
             continue
         try:
             items = engine.transform(fmt, event, lookup)

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     formats: str = "xapi,caliper"
     external_id_namespace: uuid.UUID = DEFAULT_ID_NAMESPACE
     generate_external_ids: bool = True
+    external_id_grace: float = 30.0
     late_dimension_wait: float = Field(default=600.0)
     late_dimension_retry: float = Field(default=5.0)
     web_show_personal_data: bool = False
@@ -73,7 +74,7 @@ class Settings(BaseSettings):
     alert_to: str = ""
     alert_window: float = 900.0
 
-    @field_validator("late_dimension_wait", "late_dimension_retry", "alert_window", mode="before")
+    @field_validator("late_dimension_wait", "late_dimension_retry", "alert_window", "external_id_grace", mode="before")
     @classmethod
     def _duration(cls, value: str | float) -> float:
         return parse_duration(value)

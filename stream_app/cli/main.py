@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from stream_app import __version__
+from stream_app.cli.registry import registry_command
 from stream_app.cli.transform import transform_command
 
 
@@ -15,6 +16,7 @@ def cli() -> None:
 
 
 cli.add_command(transform_command)
+cli.add_command(registry_command)
 
 
 def main() -> None:

@@ -9,11 +9,14 @@ global: present on every worker.
 
 from __future__ import annotations
 
+import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from stream_app.application import app
-from stream_app.tables.dimensions import block_record, course_record, user_record
+from stream_app.errors import MissingDimension
+from stream_app.tables.dimensions import ID_TYPES, block_record, course_record, generated_external_id, user_record
 from stream_app.transforms.dimensions import Block, Course, User
 
 _PARTITIONS = app.stream_settings.partitions
@@ -21,14 +24,12 @@ _PARTITIONS = app.stream_settings.partitions
 
 
 def _table(name: str, help: str) -> Any:
-    return app.Table(name, default=None, partitions=_PARTITIONS, help=help,
-                     key_serializer="json", value_serializer="json")
+    return app.Table(name, default=None, partitions=_PARTITIONS, help=help, key_type=str)
 
 
 def _global_table(name: str, help: str) -> Any:
     # Global tables are written from CDC partitions unrelated to their keys: the partitioner places them.
-    return app.GlobalTable(name, default=None, use_partitioner=True, help=help,
-                           key_serializer="json", value_serializer="json")
+    return app.GlobalTable(name, default=None, use_partitioner=True, help=help, key_type=str)
 
 
 users = _table("users", "user records by user id")
@@ -49,10 +50,18 @@ def is_user_id(key: Any) -> bool:
 
 
 class TableLookup:
-    """`Lookup` over the tables; only valid inside a stream event of the right partition."""
+    """`Lookup` over the tables; only valid inside a stream event of the right partition.
 
-    def __init__(self, namespace: uuid.UUID | None) -> None:
+    Users without an external-id row of a type get the deterministic generated id; each
+    generation is noted in `generated` so the agent can store it and publish it once.
+    """
+
+    def __init__(self, namespace: uuid.UUID | None, grace: float = 0.0) -> None:
         self.namespace = namespace
+        # A new user's external-id rows usually follow its auth_user row within seconds: wait that
+        # long (the event is held) before generating an id that the real row would then contradict.
+        self.grace = grace
+        self.generated: list[tuple[str, str, str]] = []  # (user id, id type, external id)
 
     def user_row(self, key: str | int) -> dict[str, Any] | None:
         """The stored user record for an actor key (id first, then username)."""
@@ -64,7 +73,23 @@ class TableLookup:
         return record if record and record.get("known") else None
 
     def user(self, id_or_username: str | int) -> User | None:
-        return user_record(external_id_types, self.user_row(id_or_username), self.namespace)
+        record = self.user_row(id_or_username)
+        user = user_record(external_id_types, record, None)
+        if user is None or record is None or self.namespace is None:
+            return user
+        external = dict(user.external_ids)
+        stored = record.get("generated") or {}
+        for id_type in ID_TYPES:
+            if id_type in external:
+                continue
+            if id_type in stored:
+                external[id_type] = stored[id_type]
+            elif self.grace and time.time() - float(record.get("since") or 0) < self.grace:
+                raise MissingDimension("missing_external_id", id_type)
+            else:
+                value = external[id_type] = generated_external_id(self.namespace, id_type, record["id"])
+                self.generated.append((str(record["id"]), id_type, value))
+        return replace(user, external_ids=external)
 
     def course(self, course_id: str) -> Course | None:
         return course_record(course_id, courses.get(course_id))

@@ -109,6 +109,10 @@ class Engine:
         """Whether `name` passes the allow list of `fmt`."""
         return self.filters[fmt].allows(name)
 
+    def handles(self, fmt: str, name: str) -> bool:
+        """Whether `name` is allowed for `fmt` and has a transformer (ERB logs the other allowed names)."""
+        return name in self.registries[fmt] and self.filters[fmt].allows(name)
+
     def transform(self, fmt: str, raw: Any, lookup: Lookup) -> list[JSON]:
         """Transform one event (any accepted shape) into statements/events; raise TransformError."""
         registry = self.registries[fmt]

@@ -13,6 +13,7 @@ from typing import Any
 
 from stream_app.errors import TransformError
 
+
 def _find_nested(obj: dict[str, Any], key: str) -> Any:
     # A hit at the current level is returned even when it is None or "":
     # ERB stops there, and only a nested None lets the search go on.

@@ -1,0 +1,26 @@
+# The stream_app worker image: the package and its console scripts on python:3.11-slim, run unprivileged.
+# Build context: the repository root (.dockerignore keeps only what the package needs).
+FROM python:3.11-slim
+
+# topics.yaml lives at the repository root, outside the package: the app reads the copy made below.
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    STREAM_APP_TOPICS_FILE=/app/topics.yaml \
+    STREAM_APP_DATA_DIR=/data
+
+WORKDIR /app
+COPY pyproject.toml README.md topics.yaml ./
+COPY stream_app ./stream_app
+# /data must exist and belong to the worker's user before a named volume is mounted on it:
+# Docker copies the image directory's ownership into a new volume.
+RUN pip install . \
+    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin stream \
+    && mkdir -p /data /config \
+    && chown stream /data
+
+USER stream
+# Faust's web server (tables, routers, health, metrics); set STREAM_APP_WEB_HOST=0.0.0.0 to reach it from outside.
+EXPOSE 6066
+CMD ["faust", "-A", "stream_app", "worker", "-l", "info"]

@@ -1,0 +1,114 @@
+"""CDC agents: Debezium change events into the dimension tables.
+
+User-related rows (auth_user, auth_userprofile, external ids) are re-keyed by
+user id onto `user-changes`, so that one agent owns each user's record in the
+partitioned `users` table; that agent then feeds the username index. External
+id types, courses and blocks go straight into their global tables.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from stream_app.agents.common import COUNTS, dead_letter
+from stream_app.application import app, topic
+from stream_app.errors import TransformError
+from stream_app.tables.cdc import Change, decode
+from stream_app.tables.dimensions import (
+    USER_TABLES,
+    apply_user_change,
+    block_row,
+    course_row,
+    external_id_type_row,
+    user_key_of,
+    username_updates,
+)
+from stream_app.tables.stream import blocks, courses, external_id_types, users, users_by_username
+
+CDC_TOPICS = {
+    "cdc_auth_user": "auth_user",
+    "cdc_auth_userprofile": "auth_userprofile",
+    "cdc_external_id": "external_user_ids_externalid",
+    "cdc_external_id_type": "external_user_ids_externalidtype",
+    "cdc_course_overview": "course_overviews_courseoverview",
+    "cdc_course_blocks": "course_blocks",
+}
+user_changes = topic("user_changes")
+username_changes = topic("users_by_username_changes")
+
+
+def _put(table: Any, key: str, value: Any) -> None:
+    if value is None:
+        table.pop(key, None)
+    else:
+        table[key] = value
+
+
+def _apply(table: str, change: Change) -> None:
+    if table in USER_TABLES:
+        user_id = user_key_of(table, change)
+        if user_id is not None:
+            body = {"table": table, "op": change.op, "row": change.row, "key": change.key}
+            user_changes.send_soon(key=orjson.dumps(user_id), value=orjson.dumps(body))
+    elif table == "external_user_ids_externalidtype":
+        _put(external_id_types, *external_id_type_row(change))
+    elif table == "course_overviews_courseoverview":
+        _put(courses, *course_row(change))
+    elif table == "course_blocks":
+        _put(blocks, *block_row(change))
+
+
+def _make_cdc_agent(topic_key: str, table: str) -> None:
+    async def apply_cdc(stream: Any) -> None:
+        async for event in stream.events():
+            message = event.message
+            try:
+                change = decode(message.key, message.value)
+                if change is not None:
+                    _apply(table, change)
+                    COUNTS[f"cdc:{table}"] += 1
+            except TransformError as exc:
+                dead_letter("cdc", exc.reason, message)
+
+    app.agent(topic(topic_key), name=f"apply_{table}")(apply_cdc)
+
+
+for _key, _table in CDC_TOPICS.items():
+    _make_cdc_agent(_key, _table)
+
+
+@app.agent(user_changes, name="update_users")
+async def update_users(stream: Any) -> None:
+    """Apply one user-row change to the user's record, then refresh the username index."""
+    async for event in stream.events():
+        message = event.message
+        try:
+            user_id = orjson.loads(message.key)
+            body = orjson.loads(message.value)
+            change = Change(body["op"], body["row"], body["key"])
+            old = users.get(user_id)
+            new = apply_user_change(old, user_id, body["table"], change)
+            if new is not None and "since" not in new:
+                new["since"] = time.time()  # when this worker first saw the user (external-id grace)
+            _put(users, user_id, new)
+            COUNTS[f"users:{body['table']}"] += 1
+            for username, record in username_updates(old, new):
+                username_changes.send_soon(key=orjson.dumps(username),
+                                           value=None if record is None else orjson.dumps(record))
+        except (TransformError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            dead_letter("users", getattr(exc, "reason", type(exc).__name__), message)
+
+
+@app.agent(username_changes, name="index_usernames")
+async def index_usernames(stream: Any) -> None:
+    """Keep `users_by_username` (co-partitioned with events keyed by username)."""
+    async for event in stream.events():
+        message = event.message
+        try:
+            username = orjson.loads(message.key)
+            _put(users_by_username, username, orjson.loads(message.value) if message.value else None)
+        except (orjson.JSONDecodeError, TypeError) as exc:
+            dead_letter("users", type(exc).__name__, message)

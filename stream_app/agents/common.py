@@ -1,0 +1,45 @@
+"""What the agent modules share: the engine, the enabled formats, the dead-letter writer, metrics counters.
+
+Built once per worker from the settings; agents import these names rather than
+rebuilding them, so there is one engine and one set of counters per process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any
+
+from stream_app import deadletter
+from stream_app.application import app, topic
+from stream_app.pipeline import build_engine
+
+log = logging.getLogger("stream_app.agents")
+
+SETTINGS = app.stream_settings
+ENGINE = build_engine(SETTINGS)
+FORMATS = SETTINGS.format_list()
+# Process-wide counters shown by the web views (Prometheus metrics come with the operations issue).
+COUNTS: Counter[str] = Counter()
+
+dead_letter_topic = topic("dead_letter")
+
+
+def dead_letter(stage: str, reason: str, message: Any | None = None, value: bytes | None = None,
+                **extra: Any) -> None:
+    """Send one record to the dead-letter topic (non-blocking) and count it."""
+    COUNTS[f"dead_letter:{stage}:{reason.split(':', 1)[0]}"] += 1
+    body = deadletter.record(
+        stage,
+        reason,
+        topic=getattr(message, "topic", None),
+        partition=getattr(message, "partition", None),
+        offset=getattr(message, "offset", None),
+        key=getattr(message, "key", None),
+        value=value if value is not None else getattr(message, "value", None),
+        **extra,
+    )
+    log.warning("dead-letter stage=%s reason=%s topic=%s partition=%s offset=%s", stage, reason,
+                getattr(message, "topic", None), getattr(message, "partition", None),
+                getattr(message, "offset", None))
+    dead_letter_topic.send_soon(key=None, value=body)

@@ -1,0 +1,142 @@
+"""The tracking path: route events by actor, then enrich, transform and produce Avro records.
+
+`route_events` reads the LMS tracking topic in batches, rejects what cannot be
+parsed, skips what no allow list wants, and re-keys the rest by actor onto
+`events-by-actor` — one message per target partition, holding every event of
+the batch for that partition, because per-message overhead is what limits a
+Faust worker. The partition is the one the `users` tables use for that key, so
+`enrich_events` finds the user in its local shard. Events whose user or course
+is not known yet are held on the waiting topic (see `agents.waiting`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+import orjson
+
+from stream_app.agents.common import COUNTS, ENGINE, FORMATS, SETTINGS, dead_letter
+from stream_app.application import app, topic
+from stream_app.codecs.avro import AvroEncoder, registry_client
+from stream_app.kafka import partition_for
+from stream_app.pipeline import process, route
+from stream_app.tables.stream import TableLookup, is_user_id, users
+from stream_app.topics import topics
+
+events_by_actor = topic("events_by_actor")
+waiting = topic("waiting")
+generated_ids = topic("generated_external_ids")
+OUTPUT = {fmt: topic(fmt) for fmt in FORMATS}
+PARTITIONS = topics()["events_by_actor"].partitions or SETTINGS.partitions
+_published: set[tuple[str, str]] = set()
+
+
+class _Encoders:
+    """Avro encoders, created on first use (the registry may come up after the worker)."""
+
+    def __init__(self) -> None:
+        self._by_format: dict[str, AvroEncoder] = {}
+
+    def encode(self, fmt: str, record: dict[str, Any]) -> bytes:
+        encoder = self._by_format.get(fmt)
+        if encoder is None:
+            spec = topics()[fmt]
+            assert spec.record is not None
+            client = registry_client(SETTINGS.schema_registry_url)
+            encoder = self._by_format[fmt] = AvroEncoder(client, spec.name, spec.record)
+        return encoder.encode(record)
+
+
+ENCODERS = _Encoders()
+LOOKUP = TableLookup(SETTINGS.external_id_namespace if SETTINGS.generate_external_ids else None,
+                     SETTINGS.external_id_grace)
+
+
+def partition_of(key: str) -> int:
+    """The events-by-actor (and users table) partition of an actor key."""
+    return partition_for(orjson.dumps(key), PARTITIONS)
+
+
+@app.agent(topic("tracking"), name="route_events")
+async def route_events(stream: Any) -> None:
+    """Parse, filter and re-key tracking events by actor, a batch at a time."""
+    async for batch in stream.take_events(1000, within=0.05):
+        groups: dict[int, list[list[Any]]] = defaultdict(list)
+        for event in batch:
+            message = event.message
+            if message.value is None:
+                COUNTS["tracking:tombstone"] += 1
+                continue
+            result = route(message.value, ENGINE, FORMATS)
+            if result.reject:
+                dead_letter("parse", result.reject, message, event_name=result.name)
+            elif result.skip:
+                COUNTS[f"skipped:{result.skip}"] += 1
+            else:
+                assert result.key is not None
+                entry = [result.key, message.value.decode("utf-8"), message.partition, message.offset]
+                groups[partition_of(result.key)].append(entry)
+        for partition, entries in groups.items():
+            await events_by_actor.send(value=orjson.dumps(entries), partition=partition)
+            COUNTS["routed"] += len(entries)
+
+
+def _hold(entry: list[Any], reason: str) -> None:
+    meta = entry[4] if len(entry) > 4 and isinstance(entry[4], dict) else {"first": time.time(), "attempt": 0}
+    raw = entry[1].encode("utf-8")
+    if time.time() - meta["first"] >= SETTINGS.late_dimension_wait:
+        dead_letter("enrich", reason, value=raw, source_topic_partition=entry[2], source_offset=entry[3],
+                    attempts=meta["attempt"], first_seen=meta["first"])
+        return
+    body = {"entry": entry[:4], "meta": meta, "reason": reason, "due": time.time() + SETTINGS.late_dimension_retry}
+    waiting.send_soon(key=orjson.dumps(entry[0]), value=orjson.dumps(body))
+    COUNTS["held"] += 1
+
+
+def _store_generated(key: str) -> None:
+    for user_id, id_type, value in LOOKUP.generated:
+        if is_user_id(key) and str(int(key)) == user_id:
+            # This event's partition owns the user's record: keep the id with it.
+            record = users.get(user_id)
+            if record is not None and (record.get("generated") or {}).get(id_type) != value:
+                users[user_id] = {**record, "generated": {**(record.get("generated") or {}), id_type: value}}
+        if (user_id, id_type) not in _published:
+            _published.add((user_id, id_type))
+            generated_ids.send_soon(
+                key=orjson.dumps(f"{user_id}:{id_type}"),
+                value=orjson.dumps({"user_id": int(user_id) if user_id.isdigit() else user_id, "type": id_type,
+                                    "external_user_id": value}),
+            )
+    LOOKUP.generated.clear()
+
+
+@app.agent(events_by_actor, name="enrich_events")
+async def enrich_events(stream: Any) -> None:
+    """Join each event with its user and course, transform it, and produce the output records."""
+    async for event in stream.events():
+        message = event.message
+        try:
+            entries = orjson.loads(message.value)
+        except orjson.JSONDecodeError:
+            dead_letter("enrich", "invalid_json", message)
+            continue
+        for entry in entries:
+            try:
+                raw = entry[1].encode("utf-8")
+                outcome = process(raw, ENGINE, LOOKUP, FORMATS)
+                if outcome.missing:
+                    LOOKUP.generated.clear()
+                    _hold(entry, outcome.missing)
+                    continue
+                if LOOKUP.generated:
+                    _store_generated(entry[0])
+                for fmt, actor_id, record in outcome.outputs:
+                    OUTPUT[fmt].send_soon(key=actor_id.encode("utf-8"), value=ENCODERS.encode(fmt, record))
+                    COUNTS[f"out:{fmt}"] += 1
+                for fmt, reason in outcome.rejects:
+                    dead_letter("transform", reason, value=raw, event_name=outcome.name, format=fmt,
+                                source_topic_partition=entry[2], source_offset=entry[3])
+            except Exception as exc:  # noqa: BLE001 — the agent's one error boundary: never stop the stream
+                dead_letter("enrich", f"internal_error:{type(exc).__name__}", value=str(entry).encode("utf-8"))

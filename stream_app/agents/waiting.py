@@ -1,0 +1,40 @@
+"""Late dimensions: events held until their user or course arrives, then retried, for a bounded time.
+
+CDC can lag the LMS, so an event may reach us before its user or course row.
+The enrich agent parks such an event on the waiting topic with a due time; this
+agent sleeps until it is due and puts it back on `events-by-actor`, where it is
+enriched again. After `STREAM_APP_LATE_DIMENSION_WAIT` (default 10 min) of
+retries the enrich agent sends it to the dead-letter topic with the reason
+(`unknown_user`, `unknown_course`, ...). Nothing is dropped silently. Records on
+the waiting topic are in due order per partition (the delay is constant), so
+sleeping on the head record never delays a record that is due earlier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+
+from stream_app.agents.common import COUNTS, dead_letter
+from stream_app.agents.tracking import events_by_actor, partition_of, waiting
+from stream_app.application import app
+
+
+@app.agent(waiting, name="retry_waiting")
+async def retry_waiting(stream: Any) -> None:
+    """Re-inject each held event into `events-by-actor` once it is due."""
+    async for event in stream.events():
+        message = event.message
+        try:
+            body = orjson.loads(message.value)
+            delay = float(body["due"]) - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            entry = list(body["entry"]) + [{**body["meta"], "attempt": int(body["meta"]["attempt"]) + 1}]
+            await events_by_actor.send(value=orjson.dumps([entry]), partition=partition_of(entry[0]))
+            COUNTS["retried"] += 1
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            dead_letter("waiting", f"invalid_record:{type(exc).__name__}", message)

@@ -1,0 +1,62 @@
+"""Web views on the worker: health, table sizes, and tables by key (routed to the owning worker).
+
+`/stream-app/users/{key}` and `/stream-app/users-by-username/{key}` are served
+by the worker that owns the key's partition (Faust's `table_route` forwards the
+request); courses and blocks are global, so any worker answers. Personal data
+(email, name) is masked unless `STREAM_APP_WEB_SHOW_PERSONAL_DATA=true`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stream_app.agents.common import COUNTS, SETTINGS
+from stream_app.application import app
+from stream_app.tables.stream import TABLES, blocks, courses, users, users_by_username
+
+PERSONAL = ("email", "name")
+
+
+def mask(record: Any) -> Any:
+    """A user record with personal fields masked (unless showing them is enabled)."""
+    if not isinstance(record, dict) or SETTINGS.web_show_personal_data:
+        return record
+    return {k: ("***" if k in PERSONAL and v else v) for k, v in record.items()}
+
+
+@app.page("/stream-app/health/")
+async def health(web: Any, request: Any) -> Any:
+    """Liveness and a few counters."""
+    return web.json({"status": "ok", "app": SETTINGS.app_id, "counts": dict(COUNTS)})
+
+
+@app.page("/stream-app/tables/")
+async def table_sizes(web: Any, request: Any) -> Any:
+    """Entries per table held by this worker (partitioned tables: its own partitions only)."""
+    return web.json({name: len(table) for name, table in TABLES.items()})
+
+
+@app.page("/stream-app/users/{key}/")
+@app.table_route(table=users, match_info="key")
+async def user_by_id(web: Any, request: Any, key: str) -> Any:
+    """One user record by user id."""
+    return web.json({"key": key, "value": mask(users.get(key))})
+
+
+@app.page("/stream-app/users-by-username/{key}/")
+@app.table_route(table=users_by_username, match_info="key")
+async def user_by_username(web: Any, request: Any, key: str) -> Any:
+    """One user record by username."""
+    return web.json({"key": key, "value": mask(users_by_username.get(key))})
+
+
+@app.page("/stream-app/courses/{key}/")
+async def course_by_key(web: Any, request: Any, key: str) -> Any:
+    """One course overview by course key."""
+    return web.json({"key": key, "value": courses.get(key)})
+
+
+@app.page("/stream-app/blocks/{key}/")
+async def block_by_key(web: Any, request: Any, key: str) -> Any:
+    """One block by usage key."""
+    return web.json({"key": key, "value": blocks.get(key)})

@@ -1,0 +1,13 @@
+"""The worker: the app plus every agent module and the web views, imported in one explicit list.
+
+`faust -A stream_app worker` and `python -m stream_app worker` both load this
+module (through `stream_app.app`). Adding an agent module means adding it here.
+"""
+
+from __future__ import annotations
+
+from stream_app import web  # noqa: F401  (imported to register the pages)
+from stream_app.agents import cdc, tracking, waiting  # noqa: F401  (imported to register the agents)
+from stream_app.application import app
+
+__all__ = ["app"]
