@@ -1,5 +1,5 @@
 # Two entry points, both self-installing on a fresh machine (Python 3.11+ and make are all they need):
-#   make run   — the main job on the embedded default, with the sample data
+#   make run   — the embedded stack (broker, registry, worker) on the sample data, showing the statements
 #   make test  — lint, type checks and the whole test suite (what CI runs)
 PY ?= python3
 VENV := .venv
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/stream-app transform --format xapi --cdc samples/cdc.jsonl --input samples/tracking.jsonl --output -
+	$(BIN)/stream-app dev
 
 lint: $(STAMP)
 	$(BIN)/ruff check stream_app tests benchmarks

