@@ -22,7 +22,7 @@ ValueType = Literal["json", "avro", "raw"]
 REQUIRED = (
     "tracking", "cdc_auth_user", "cdc_auth_userprofile", "cdc_external_id", "cdc_external_id_type",
     "cdc_course_overview", "cdc_course_blocks", "xapi", "caliper", "events_by_actor", "user_changes",
-    "users_by_username_changes", "waiting", "generated_external_ids", "dead_letter", "schemas",
+    "waiting", "generated_external_ids", "dead_letter", "schemas",
 )
 
 

@@ -1,8 +1,8 @@
 """Web views on the worker: health, table sizes, and tables by key (routed to the owning worker).
 
-`/stream-app/users/{key}` and `/stream-app/users-by-username/{key}` are served
-by the worker that owns the key's partition (Faust's `table_route` forwards the
-request); courses and blocks are global, so any worker answers. Personal data
+`/stream-app/users/{key}` is served by the worker that owns the key's partition
+(Faust's `table_route` forwards the request); the username index, courses and
+blocks are global, so any worker answers. Personal data
 (email, name) is masked unless `STREAM_APP_WEB_SHOW_PERSONAL_DATA=true`.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from stream_app.agents.common import COUNTS, SETTINGS
 from stream_app.application import app
-from stream_app.tables.stream import TABLES, blocks, courses, users, users_by_username
+from stream_app.tables.stream import TABLES, blocks, courses, usernames, users
 
 PERSONAL = ("email", "name")
 
@@ -43,11 +43,10 @@ async def user_by_id(web: Any, request: Any, key: str) -> Any:
     return web.json({"key": key, "value": mask(users.get(key))})
 
 
-@app.page("/stream-app/users-by-username/{key}/")
-@app.table_route(table=users_by_username, match_info="key")
-async def user_by_username(web: Any, request: Any, key: str) -> Any:
-    """One user record by username."""
-    return web.json({"key": key, "value": mask(users_by_username.get(key))})
+@app.page("/stream-app/usernames/{key}/")
+async def user_id_by_username(web: Any, request: Any, key: str) -> Any:
+    """The user id of a username (then see /stream-app/users/<id>/)."""
+    return web.json({"key": key, "value": usernames.get(key)})
 
 
 @app.page("/stream-app/courses/{key}/")

@@ -2,13 +2,12 @@
 
 User-related rows (auth_user, auth_userprofile, external ids) are re-keyed by
 user id onto `user-changes`, so that one agent owns each user's record in the
-partitioned `users` table; that agent then feeds the username index. External
+partitioned `users` table; that agent also keeps the global username index. External
 id types, courses and blocks go straight into their global tables.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
@@ -26,7 +25,7 @@ from stream_app.tables.dimensions import (
     user_key_of,
     username_updates,
 )
-from stream_app.tables.stream import blocks, courses, external_id_types, users, users_by_username
+from stream_app.tables.stream import blocks, courses, external_id_types, usernames, users
 
 CDC_TOPICS = {
     "cdc_auth_user": "auth_user",
@@ -37,7 +36,6 @@ CDC_TOPICS = {
     "cdc_course_blocks": "course_blocks",
 }
 user_changes = topic("user_changes")
-username_changes = topic("users_by_username_changes")
 
 
 def _put(table: Any, key: str, value: Any) -> None:
@@ -91,24 +89,9 @@ async def update_users(stream: Any) -> None:
             change = Change(body["op"], body["row"], body["key"])
             old = users.get(user_id)
             new = apply_user_change(old, user_id, body["table"], change)
-            if new is not None and "since" not in new:
-                new["since"] = time.time()  # when this worker first saw the user (external-id grace)
             _put(users, user_id, new)
             COUNTS[f"users:{body['table']}"] += 1
             for username, record in username_updates(old, new):
-                username_changes.send_soon(key=orjson.dumps(username),
-                                           value=None if record is None else orjson.dumps(record))
+                _put(usernames, username, None if record is None else user_id)
         except (TransformError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
             dead_letter("users", getattr(exc, "reason", type(exc).__name__), message)
-
-
-@app.agent(username_changes, name="index_usernames")
-async def index_usernames(stream: Any) -> None:
-    """Keep `users_by_username` (co-partitioned with events keyed by username)."""
-    async for event in stream.events():
-        message = event.message
-        try:
-            username = orjson.loads(message.key)
-            _put(users_by_username, username, orjson.loads(message.value) if message.value else None)
-        except (orjson.JSONDecodeError, TypeError) as exc:
-            dead_letter("users", type(exc).__name__, message)

@@ -22,7 +22,7 @@ from stream_app.application import app, topic
 from stream_app.codecs.avro import AvroEncoder, registry_client
 from stream_app.kafka import partition_for
 from stream_app.pipeline import process, route
-from stream_app.tables.stream import TableLookup, is_user_id, users
+from stream_app.tables.stream import TableLookup, is_user_id, routing_key, users
 from stream_app.topics import topics
 
 events_by_actor = topic("events_by_actor")
@@ -50,8 +50,7 @@ class _Encoders:
 
 
 ENCODERS = _Encoders()
-LOOKUP = TableLookup(SETTINGS.external_id_namespace if SETTINGS.generate_external_ids else None,
-                     SETTINGS.external_id_grace)
+LOOKUP = TableLookup(SETTINGS.external_id_namespace if SETTINGS.generate_external_ids else None)
 
 
 def partition_of(key: str) -> int:
@@ -76,8 +75,9 @@ async def route_events(stream: Any) -> None:
                 COUNTS[f"skipped:{result.skip}"] += 1
             else:
                 assert result.key is not None
-                entry = [result.key, message.value.decode("utf-8"), message.partition, message.offset]
-                groups[partition_of(result.key)].append(entry)
+                key = routing_key(result.key)
+                entry = [key, message.value.decode("utf-8"), message.partition, message.offset]
+                groups[partition_of(key)].append(entry)
         for partition, entries in groups.items():
             await events_by_actor.send(value=orjson.dumps(entries), partition=partition)
             COUNTS["routed"] += len(entries)
@@ -125,6 +125,8 @@ async def enrich_events(stream: Any) -> None:
         for entry in entries:
             try:
                 raw = entry[1].encode("utf-8")
+                held_since = entry[4]["first"] if len(entry) > 4 and isinstance(entry[4], dict) else time.time()
+                LOOKUP.may_generate = time.time() - held_since >= SETTINGS.external_id_grace
                 outcome = process(raw, ENGINE, LOOKUP, FORMATS)
                 if outcome.missing:
                     LOOKUP.generated.clear()

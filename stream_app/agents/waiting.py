@@ -21,6 +21,7 @@ import orjson
 from stream_app.agents.common import COUNTS, dead_letter
 from stream_app.agents.tracking import events_by_actor, partition_of, waiting
 from stream_app.application import app
+from stream_app.tables.stream import usernames
 
 
 @app.agent(waiting, name="retry_waiting")
@@ -34,6 +35,11 @@ async def retry_waiting(stream: Any) -> None:
             if delay > 0:
                 await asyncio.sleep(delay)
             entry = list(body["entry"]) + [{**body["meta"], "attempt": int(body["meta"]["attempt"]) + 1}]
+            if body.get("reason") == "unknown_user":
+                # The username index may know the user by now (or a numeric value was a username).
+                user_id = usernames.get(str(entry[0]))
+                if user_id is not None:
+                    entry[0] = str(user_id)
             await events_by_actor.send(value=orjson.dumps([entry]), partition=partition_of(entry[0]))
             COUNTS["retried"] += 1
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:

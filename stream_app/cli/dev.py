@@ -37,9 +37,10 @@ def _print_output(bootstrap: str, registry_url: str, idle: float, keep_running: 
     try:
         while keep_running or time.monotonic() - last < idle:
             message = consumer.poll(0.5)
-            if message is None or message.error():
+            value = message.value() if message is not None and not message.error() else None
+            if value is None:
                 continue
-            record = decoder.decode(message.value())
+            record = decoder.decode(value)
             statement = orjson.loads(record["statement"])
             count += 1
             last = time.monotonic()

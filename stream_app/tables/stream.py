@@ -1,15 +1,14 @@
 """The worker's Faust tables and the `Lookup` over them.
 
-`users` and `users_by_username` are partitioned like `events-by-actor` (same
-partition count, keys hashed from the same JSON key bytes), so the enrich agent
-finds an event's user in its local shard whether the event names the user by
-id or only by username. Courses, blocks and external-id types are small and
-global: present on every worker.
+`users` is partitioned like `events-by-actor` (same partition count, keys
+hashed from the same JSON key bytes), so the enrich agent finds an event's user
+in its local shard. `usernames` (username → user id) is global, so that any
+worker can route an event that names its user only by username to the user's
+partition. Courses, blocks and external-id types are small and global too.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -33,13 +32,21 @@ def _global_table(name: str, help: str) -> Any:
 
 
 users = _table("users", "user records by user id")
-users_by_username = _table("users_by_username", "user records by username")
+usernames = _global_table("usernames", "user id by username")
 courses = _global_table("courses", "course overviews by course key")
 blocks = _global_table("blocks", "course blocks by usage key")
 external_id_types = _global_table("external_id_types", "external id type names by type id")
 
-TABLES = {"users": users, "users_by_username": users_by_username, "courses": courses, "blocks": blocks,
+TABLES = {"users": users, "usernames": usernames, "courses": courses, "blocks": blocks,
           "external_id_types": external_id_types}
+
+
+def routing_key(key: str) -> str:
+    """The key to route an event by: the user id when the username index knows the name."""
+    if is_user_id(key):
+        return key
+    user_id = usernames.get(key)
+    return str(user_id) if user_id is not None else key
 
 
 def is_user_id(key: Any) -> bool:
@@ -56,20 +63,27 @@ class TableLookup:
     generation is noted in `generated` so the agent can store it and publish it once.
     """
 
-    def __init__(self, namespace: uuid.UUID | None, grace: float = 0.0) -> None:
+    def __init__(self, namespace: uuid.UUID | None) -> None:
         self.namespace = namespace
-        # A new user's external-id rows usually follow its auth_user row within seconds: wait that
-        # long (the event is held) before generating an id that the real row would then contradict.
-        self.grace = grace
+        # Set per event by the agent: generating is allowed only once the event has waited the
+        # grace period, because a new user's external-id rows usually follow its auth_user row
+        # (and after a failover the table may briefly lag its changelog): an id generated too
+        # early would contradict the real row for ever.
+        self.may_generate = True
         self.generated: list[tuple[str, str, str]] = []  # (user id, id type, external id)
 
     def user_row(self, key: str | int) -> dict[str, Any] | None:
-        """The stored user record for an actor key (id first, then username)."""
+        """The stored user record for an actor key (id first, then username).
+
+        Only a record in this event's partition can be read: an event routed by username
+        before the index knew it finds nothing, is held, and is re-routed by id.
+        """
         record = None
         if is_user_id(key):
             record = users.get(str(int(key)))
         if record is None or not record.get("known"):
-            record = users_by_username.get(str(key))
+            user_id = usernames.get(str(key))
+            record = users.get(user_id) if user_id is not None else None
         return record if record and record.get("known") else None
 
     def user(self, id_or_username: str | int) -> User | None:
@@ -84,7 +98,7 @@ class TableLookup:
                 continue
             if id_type in stored:
                 external[id_type] = stored[id_type]
-            elif self.grace and time.time() - float(record.get("since") or 0) < self.grace:
+            elif not self.may_generate:
                 raise MissingDimension("missing_external_id", id_type)
             else:
                 value = external[id_type] = generated_external_id(self.namespace, id_type, record["id"])
