@@ -1,0 +1,255 @@
+"""Benchmark: events/s through one worker (tracking topic → both Avro output topics), and latency.
+
+Runs everything on this machine, as the dev stack does: the embedded broker,
+the development registry and one `faust -A stream_app worker`. It measures, in
+the same run:
+
+1. the worker: N varied events (the transform benchmark's corpus, 1,000
+   learners seeded by CDC) produced as fast as possible to the tracking topic;
+   rate = N / time until both output topics hold every expected record;
+2. the baseline: a raw confluent-kafka consume → produce passthrough of the same
+   N records, in one process;
+3. latency at a fixed rate: events stamped with their send time, produced at
+   `--rate` per second; latency = output record's broker timestamp − event time.
+
+    python -m benchmarks.pipeline [--events N] [--rate R] [--seconds S] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from tempfile import mkdtemp
+from typing import Any
+
+import orjson
+import yaml
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from benchmarks import corpus as corpus_module
+from stream_app.devstack.processes import free_port, start_broker, start_registry, start_worker, worker_env
+from stream_app.kafka import ensure_topics
+from stream_app.pipeline import build_engine, process
+from stream_app.settings import Settings
+from stream_app.topics import DEFAULT_FILE, load_topics
+
+SECTION_START, SECTION_END = "<!-- pipeline:start -->", "<!-- pipeline:end -->"
+
+
+def cdc_records(users: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [
+        {"topic": "openedx.cdc.external_user_ids_externalidtype", "key": {"id": i}, "value": {"id": i, "name": n}}
+        for i, n in ((1, "xapi"), (2, "caliper"))
+    ]
+    for uid in range(1, users + 1):
+        out.append({"topic": "openedx.cdc.auth_user", "key": {"id": uid},
+                    "value": {"id": uid, "username": f"learner{uid}", "email": f"learner{uid}@example.org"}})
+        for type_id in (1, 2):
+            row = uid * 2 + type_id
+            out.append({"topic": "openedx.cdc.external_user_ids_externalid", "key": {"id": row},
+                        "value": {"id": row, "user_id": uid, "external_id_type_id": type_id,
+                                  "external_user_id": f"00000000-0000-4000-8000-{uid:06d}{type_id:06d}"}})
+    for course in corpus_module.COURSES:
+        out.append({"topic": "openedx.cdc.course_overviews_courseoverview", "key": {"id": course},
+                    "value": {"id": course, "display_name": "Demonstration Course", "org": "edX"}})
+    return out
+
+
+def produce(bootstrap: str, topic: str, values: list[bytes], rate: float | None = None) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "batch.num.messages": 1})
+    started = time.monotonic()
+    for i, value in enumerate(values):
+        if rate:
+            delay = started + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        while True:
+            try:
+                producer.produce(topic, value=value)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    producer.flush()
+
+
+def end_offsets(bootstrap: str, topic: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-offsets"})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions)
+    finally:
+        consumer.close()
+
+
+def wait_for(bootstrap: str, targets: dict[str, int], timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(end_offsets(bootstrap, t) >= n for t, n in targets.items()):
+            return time.monotonic()
+        time.sleep(0.2)
+    raise TimeoutError(f"outputs did not reach {targets}")
+
+
+def passthrough(bootstrap: str, source: str, sink: str, count: int) -> float:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
+                         "auto.offset.reset": "earliest", "session.timeout.ms": 6000})
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "batch.num.messages": 1})
+    consumer.subscribe([source])
+    seen, started = 0, None
+    while seen < count:
+        for message in consumer.consume(500, timeout=1.0):
+            if message.error():
+                continue
+            started = started or time.monotonic()
+            while True:
+                try:
+                    producer.produce(sink, key=message.key(), value=message.value())
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            seen += 1
+        producer.poll(0)
+    producer.flush()
+    consumer.close()
+    assert started is not None
+    return count / (time.monotonic() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+
+    tmp = Path(mkdtemp(prefix="bench-pipeline-"))
+    logs = tmp / "logs"
+    procs = []
+    try:
+        broker, bootstrap = start_broker(logs)
+        procs.append(broker)
+        registry, registry_url = start_registry(logs, bootstrap)
+        procs.append(registry)
+        data = yaml.safe_load(DEFAULT_FILE.read_text())
+        for spec in data["topics"].values():
+            spec["name"] = f"bench.{spec['name']}"
+        data["topics"]["passthrough"] = {"name": "bench.passthrough", "value": "raw"}
+        topics_file = tmp / "topics.yaml"
+        topics_file.write_text(yaml.safe_dump(data))
+        specs = load_topics(topics_file)
+        ensure_topics(bootstrap, specs.values(), 4, 1)
+        from stream_app.devstack import seed
+
+        seed.produce_cdc(seed.producer(bootstrap, "tansu"), cdc_records(1000), specs)
+        env = worker_env(bootstrap, registry_url, tmp / "data", free_port(),
+                         {"STREAM_APP_TOPICS_FILE": str(topics_file), "STREAM_APP_APP_ID": "bench"})
+        procs.append(start_worker("worker", logs, env))
+        time.sleep(5)  # let the CDC snapshot land in the tables
+
+        events = corpus_module.corpus(args.events)
+        engine, lookup = build_engine(Settings()), corpus_module.lookup()
+        expected = {"xapi": 0, "caliper": 0}
+        for raw in events:
+            for fmt, _actor, _record in process(raw, engine, lookup, ("xapi", "caliper")).outputs:
+                expected[fmt] += 1
+        targets = {specs[f].name: n for f, n in expected.items()}
+
+        started = time.monotonic()
+        produce(bootstrap, specs["tracking"].name, events)
+        finished = wait_for(bootstrap, targets, timeout=1800)
+        worker_rate = args.events / (finished - started)
+
+        base_rate = passthrough(bootstrap, specs["tracking"].name, "bench.passthrough", args.events)
+
+        # Latency at a fixed rate: each event carries its send time as its timestamp.
+        count = int(args.rate * args.seconds)
+        stamped = []
+        for i in range(count):
+            event = orjson.loads(events[i % len(events)])
+            event["timestamp"] = "SENDTIME"
+            stamped.append(orjson.dumps(event))
+        lat = _timed_run(bootstrap, specs, stamped, args.rate, registry_url)
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+
+    p50 = statistics.median(lat) * 1000
+    p99 = statistics.quantiles(lat, n=100)[98] * 1000
+    table = "\n".join([
+        f"{args.events:,} events ({expected['xapi']:,} xAPI statements, {expected['caliper']:,} Caliper events), "
+        "4 partitions, one worker, embedded broker and registry on the same 2-core machine.",
+        "",
+        "| measurement | value | ratio |",
+        "|---|---:|---:|",
+        f"| baseline: raw confluent-kafka consume → produce passthrough | {base_rate:,.0f} events/s | 1.00 |",
+        f"| one worker: tracking → events-by-actor → xAPI + Caliper (Avro) | {worker_rate:,.0f} events/s "
+        f"| {worker_rate / base_rate:.2f} |",
+        f"| latency at {args.rate:,.0f} events/s for {args.seconds:.0f} s: p50 | {p50:,.0f} ms | |",
+        f"| latency at {args.rate:,.0f} events/s for {args.seconds:.0f} s: p99 | {p99:,.0f} ms | |",
+    ])
+    print(table)
+    if args.write:
+        path = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+        text = path.read_text() if path.exists() else "# Benchmarks\n"
+        command = (f"python -m benchmarks.pipeline --events {args.events} --rate {args.rate:g} "
+                   f"--seconds {args.seconds:g} --write")
+        block = (f"{SECTION_START}\n## Pipeline (`benchmarks/pipeline.py`)\n\nCommand: `{command}`\n\n"
+                 f"{table}\n{SECTION_END}")
+        if SECTION_START in text:
+            head, rest = text.split(SECTION_START, 1)
+            text = head + block + rest.split(SECTION_END, 1)[1]
+        else:
+            text = text.rstrip("\n") + "\n\n" + block + "\n"
+        path.write_text(text)
+
+
+def _timed_run(bootstrap: str, specs: Any, stamped: list[bytes], rate: float, registry_url: str) -> list[float]:
+    """Produce at `rate` with send-time timestamps; return latencies (s) of the xAPI records."""
+    from stream_app.codecs.avro import AvroDecoder, registry_client
+
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "batch.num.messages": 1})
+    started = time.monotonic()
+    for i, template in enumerate(stamped):
+        delay = started + i / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        now = datetime.now(UTC).isoformat()
+        producer.produce(specs["tracking"].name, value=template.replace(b"SENDTIME", now.encode()))
+        producer.poll(0)
+    producer.flush()
+    time.sleep(3)
+    name = specs["xapi"].name
+    decoder = AvroDecoder(registry_client(registry_url), name)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"lat-{uuid.uuid4().hex}",
+                         "session.timeout.ms": 6000})
+    partitions = consumer.list_topics(name, timeout=10).topics[name].partitions
+    out: list[float] = []
+    try:
+        for p in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
+            consumer.assign([TopicPartition(name, p, low)])
+            while True:
+                message = consumer.poll(2.0)
+                if message is None:
+                    break
+                if message.error():
+                    continue
+                record = decoder.decode(message.value() or b"")
+                emitted = record["emission_time"].timestamp()
+                if emitted >= time.time() - 3600 and message.offset() >= 0:
+                    out.append(message.timestamp()[1] / 1000.0 - emitted)
+                if message.offset() + 1 >= high:
+                    break
+    finally:
+        consumer.close()
+    return [x for x in out if x >= 0] or [0.0]
+
+
+if __name__ == "__main__":
+    main()
