@@ -11,8 +11,8 @@ ids are built by formatting that block id, even when none was found.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
+from stream_app.transforms.blocks import form_block_id, referer_block_id
 from stream_app.transforms.caliper.base import JSON, base_object, caliper_event
 from stream_app.transforms.caliper.registry import CALIPER
 from stream_app.transforms.context import Ctx
@@ -28,29 +28,6 @@ _KINDS: dict[str, tuple[str, str, str, str | None]] = {
 }
 
 
-def _block_from_referer(referer: str) -> str | None:
-    try:
-        query = urlsplit(referer).query
-    except ValueError:  # e.g. a malformed IPv6 host; ERB would raise here
-        return None
-    values = parse_qs(query).get("activate_block_id")
-    return values[0] if values else None
-
-
-def _block_from_data(data: Any, course_id: Any) -> str | None:
-    # A browser's data looks like "input_<block hash>_2_1=choice_0"; ERB splits a dict here too and crashes.
-    if not isinstance(data, str) or not isinstance(course_id, str):
-        return None
-    data_parts = data.split("_")
-    course_parts = course_id.split(":")
-    if len(data_parts) < 2 or len(course_parts) < 2:
-        return None
-    version = "block-" + course_parts[0].split("-")[-1]
-    if "ccx" in course_parts[0]:
-        version = "ccx-" + version
-    return f"{version}:{course_parts[1]}+type@problem+block@{data_parts[1]}"
-
-
 def problem_block_id(ctx: Ctx, data: dict[str, Any] | None) -> Any:
     """The problem's usage key from data, the referer or the browser's input string (None if nowhere)."""
     if data is not None:
@@ -58,9 +35,9 @@ def problem_block_id(ctx: Ctx, data: dict[str, Any] | None) -> Any:
         if found:
             return found
     # ERB requires the referer only when data names no problem.
-    block_id = _block_from_referer(ctx.get_str("context.referer", required=True) or "")
+    block_id = referer_block_id(ctx.get_str("context.referer", required=True) or "")
     if block_id is None:
-        block_id = _block_from_data(ctx.get("data"), ctx.get("context.course_id"))
+        block_id = form_block_id(ctx.get("data"), ctx.get("context.course_id"))
     return block_id
 
 

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from stream_app.errors import TransformError
+from stream_app.transforms.blocks import usage_key
 from stream_app.transforms.caliper.base import JSON, base_object, caliper_event
 from stream_app.transforms.caliper.registry import CALIPER
 from stream_app.transforms.context import Ctx
@@ -85,15 +86,11 @@ def iso_duration(seconds: Any) -> str | None:
 
 
 def video_block_id(course_id: str, video_id: Any) -> str:
-    """The usage key of a video: `block-v1:<course key after ':'>+type@video+block@<id>` (`ccx-block-v1` for CCX)."""
-    pieces = course_id.split(":")
-    if len(pieces) < 2:
+    """The usage key of a video; an old slash-form course key is rejected."""
+    key = usage_key(course_id, "video", video_id)
+    if key is None:
         raise TransformError("invalid_field", "context.course_id")
-    version = "block-" + pieces[0].split("-")[-1]
-    if "ccx" in pieces[0]:
-        version = "ccx-" + version
-    # ERB keeps only the piece between the first and second ':' of the course key.
-    return f"{version}:{pieces[1]}+type@video+block@{video_id}"
+    return key
 
 
 def _video_object(ctx: Ctx) -> JSON:

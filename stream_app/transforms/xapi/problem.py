@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import math
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 from stream_app.errors import TransformError
+from stream_app.transforms.blocks import form_block_id, referer_block_id
 from stream_app.transforms.context import Ctx
 from stream_app.transforms.xapi import problem_children, vocab
 from stream_app.transforms.xapi.base import JSON, statement
@@ -76,41 +76,13 @@ def raw_object_id(ctx: Ctx) -> Any:
     return ctx.get("usage_key")
 
 
-def _block_version(course_id: str) -> str:
-    prefix = course_id.split(":")[0]
-    version = "block-" + prefix.split("-")[-1]
-    return "ccx-" + version if "ccx" in prefix else version
-
-
-def _referrer_block_id(referer: Any) -> str | None:
-    # The LMS courseware page carries the unit in `?activate_block_id=`; xblock iframes do not.
-    if not isinstance(referer, str):
-        return None
-    try:
-        values = parse_qs(urlparse(referer).query).get("activate_block_id")
-    except ValueError:  # e.g. a malformed IPv6 host; ERB would crash here
-        return None
-    return values[0] if values and values[0] else None
-
-
-def _form_block_id(data: Any, course_id: Any) -> str | None:
-    # Browser checks post `input_<block>_<n>_<m>=...`: the block id is the second `_` field.
-    if not isinstance(data, str) or not isinstance(course_id, str):
-        return None
-    parts = data.split("_")
-    course_parts = course_id.split(":")
-    if len(parts) < 2 or len(course_parts) < 2:
-        return None
-    return f"{_block_version(course_id)}:{course_parts[1]}+type@problem+block@{parts[1]}"
-
-
 def check_object_id(ctx: Ctx, object_id: Any) -> str | None:
     """The object IRI of a check: browser checks locate the block from referrer or form data."""
     # ERB reads the referrer (required) before looking at the source, so a server check needs one too.
     referer = ctx.get("referer") or ctx.get("context.referer", required=True)
     # The object reads context.event_source first; verb and result read the recursive key first.
     if (ctx.get("context.event_source") or ctx.get("event_source")) == "browser":
-        block_id = _referrer_block_id(referer) or _form_block_id(ctx.get("data"), ctx.get("context.course_id"))
+        block_id = referer_block_id(referer) or form_block_id(ctx.get("data"), ctx.get("context.course_id"))
         return block_iri(ctx, block_id, "data")
     return block_iri(ctx, object_id, "data.problem_id") if object_id else None
 

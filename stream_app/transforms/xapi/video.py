@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from stream_app.errors import TransformError
+from stream_app.transforms.blocks import usage_key
 from stream_app.transforms.context import Ctx
 from stream_app.transforms.xapi import vocab
 from stream_app.transforms.xapi.base import JSON, compact, context, statement
@@ -86,15 +87,11 @@ def video_block_id(ctx: Ctx) -> str:
     video_id = ctx.get("data.id", required=True)
     if isinstance(video_id, bool) or not isinstance(video_id, (str, int)):
         raise TransformError("invalid_field", "data.id")
-    parts = course_id.split(":")
-    if len(parts) < 2:
+    key = usage_key(course_id, "video", video_id)
+    if key is None:
         # ERB raises IndexError on an old-style (slash) course id.
         raise TransformError("invalid_field", "context.course_id")
-    # "course-v1" -> "block-v1"; ERB keeps only the second ':'-separated part of the key.
-    version = "block-" + parts[0].split("-")[-1]
-    if "ccx" in parts[0]:
-        version = "ccx-" + version
-    return f"{version}:{parts[1]}+type@video+block@{video_id}"
+    return key
 
 
 def _current_time(ctx: Ctx) -> float | None:
