@@ -4,8 +4,8 @@
 `STREAM_APP_BROKER_FLAVOR=tansu` (inherited by the processes tests start), as
 ARCHITECTURE.md asks of anything that starts the embedded broker. The broker
 keeps everything in memory and is killed at the end of the session; tests that
-need a clean slate use topic names of their own. Its log goes to a file in
-pytest's temporary directory, shown if it fails to start.
+need a clean slate use topic names of their own (see `stack.py`). Its log goes
+to a file in pytest's temporary directory, printed if it fails to start.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Tansu broker on a free port for the whole session; yields `127.0.0.1:PORT`."""
     log_dir = tmp_path_factory.mktemp("broker")
     try:
-        proc, bootstrap = start_broker(log_dir)
-    except TimeoutError as exc:
+        process, bootstrap = start_broker(log_dir)
+    except (RuntimeError, TimeoutError) as exc:
         log = log_dir / "broker.log"
         pytest.fail(f"embedded broker did not start: {exc}\n{log.read_text(errors='replace') if log.exists() else ''}")
     try:
@@ -31,4 +31,4 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             env.setenv("STREAM_APP_BROKER_FLAVOR", "tansu")
             yield bootstrap
     finally:
-        proc.stop()
+        process.stop()

@@ -83,8 +83,8 @@ class Stack:
             settled_at: float | None = None
             while time.monotonic() < deadline:
                 message = consumer.poll(0.5)
-                if message is not None and not message.error():
-                    value = message.value()
+                value = message.value() if message is not None and not message.error() else None
+                if value is not None:
                     out.append(decoder.decode(value) if decoder else orjson.loads(value))
                 if len(out) >= expected:
                     settled_at = settled_at or time.monotonic()
