@@ -6,7 +6,8 @@ parsed, skips what no allow list wants, and re-keys the rest by actor onto
 the batch for that partition, because per-message overhead is what limits a
 Faust worker. The partition is the one the `users` tables use for that key, so
 `enrich_events` finds the user in its local shard. Events whose user or course
-is not known yet are held on the waiting topic (see `agents.waiting`).
+is not known yet are held on the waiting topic (see `agents.waiting`). Output
+records go through the batching `OutputProducer`, flushed before each ack.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import orjson
 
 from stream_app.agents.common import COUNTS, ENGINE, FORMATS, SETTINGS, dead_letter
+from stream_app.agents.output import OutputProducer
 from stream_app.application import app, topic
 from stream_app.codecs.avro import AvroEncoder, registry_client
 from stream_app.kafka import partition_for
@@ -28,7 +30,8 @@ from stream_app.topics import topics
 events_by_actor = topic("events_by_actor")
 waiting = topic("waiting")
 generated_ids = topic("generated_external_ids")
-OUTPUT = {fmt: topic(fmt) for fmt in FORMATS}
+OUTPUT_TOPICS = {fmt: topics()[fmt].name for fmt in FORMATS}
+OUTPUT = OutputProducer(SETTINGS)
 PARTITIONS = topics()["events_by_actor"].partitions or SETTINGS.partitions
 _published: set[tuple[str, str]] = set()
 
@@ -135,10 +138,12 @@ async def enrich_events(stream: Any) -> None:
                 if LOOKUP.generated:
                     _store_generated(entry[0])
                 for fmt, actor_id, record in outcome.outputs:
-                    OUTPUT[fmt].send_soon(key=actor_id.encode("utf-8"), value=ENCODERS.encode(fmt, record))
+                    OUTPUT.produce(OUTPUT_TOPICS[fmt], actor_id.encode("utf-8"), ENCODERS.encode(fmt, record))
                     COUNTS[f"out:{fmt}"] += 1
                 for fmt, reason in outcome.rejects:
                     dead_letter("transform", reason, value=raw, event_name=outcome.name, format=fmt,
                                 source_topic_partition=entry[2], source_offset=entry[3])
             except Exception as exc:  # noqa: BLE001 — the agent's one error boundary: never stop the stream
                 dead_letter("enrich", f"internal_error:{type(exc).__name__}", value=str(entry).encode("utf-8"))
+        # Only now may this message be acknowledged: every record it produced is stored.
+        await OUTPUT.flush()
