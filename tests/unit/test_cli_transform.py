@@ -1,0 +1,82 @@
+"""The file-transform contract of `stream-app transform` (ARCHITECTURE.md): inputs, outputs, --explain, summary."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import orjson
+from click.testing import CliRunner
+
+from stream_app.cli.main import cli
+from tests.golden.harness import ERB_DIR, cases
+
+SEED = ERB_DIR / "seed.jsonl"
+LINK = next(c.event for c in cases() if c.name == "edx.ui.lms.link_clicked")
+VIDEO = next(c.event for c in cases() if c.name == "play_video")
+
+
+def lines(*events: object) -> bytes:
+    return b"".join((e if isinstance(e, bytes) else orjson.dumps(e)) + b"\n" for e in events)
+
+
+def run(tmp_path: Path, data: bytes, *args: str, gz: bool = False) -> tuple[list[dict[str, object]], str]:
+    source = tmp_path / ("in.jsonl.gz" if gz else "in.jsonl")
+    source.write_bytes(gzip.compress(data) if gz else data)
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(cli, ["transform", "--cdc", str(SEED), "--input", str(source),
+                                      "--output", str(out), *args])
+    assert result.exit_code == 0, result.output
+    return [orjson.loads(line) for line in out.read_bytes().splitlines()], result.stderr
+
+
+def test_xapi_statements_one_per_line_with_summary(tmp_path: Path) -> None:
+    out, err = run(tmp_path, lines(LINK, VIDEO), "--format", "xapi", "--version-string", "event-routing-backends@1.1.1")
+    want = orjson.loads((ERB_DIR / "cases" / "edx.ui.lms.link_clicked" / "xapi.json").read_bytes())
+    assert out[0] == want
+    assert len(out) == 2
+    assert "events read: 2; statements written: 2; not allowed: 0; rejected: 0" in err
+
+
+def test_gzip_input_and_caliper_bare_events(tmp_path: Path) -> None:
+    out, _ = run(tmp_path, lines(LINK), "--format", "caliper", gz=True)
+    assert out[0]["type"] == "NavigationEvent" and "data" not in out[0]  # bare event, not an envelope
+    assert str(out[0]["id"]).startswith("urn:uuid:")
+
+
+def test_explain_keeps_input_order_and_gives_reasons(tmp_path: Path) -> None:
+    anonymous = {**LINK, "context": {**LINK["context"], "user_id": None, "username": ""}}
+    data = lines(LINK, b"{not json", {"name": "x.unknown", "timestamp": "2020-01-01T00:00:00+00:00"}, anonymous)
+    out, err = run(tmp_path, data, "--format", "xapi", "--explain")
+    assert [o["index"] for o in out] == [0, 1, 2, 3]
+    assert out[0]["error"] is None and isinstance(out[0]["output"], list) and len(out[0]["output"]) == 1
+    assert out[1] == {"index": 1, "name": None, "output": None, "error": "invalid_json"}
+    assert out[2]["name"] == "x.unknown" and out[2]["error"] == "not_allowed"
+    assert out[3]["error"] == "anonymous_user" and out[3]["output"] is None
+    assert "rejected: 2 (anonymous_user=1, invalid_json=1)" in err and "not allowed: 1" in err
+
+
+def test_actor_form_and_lms_root_options(tmp_path: Path) -> None:
+    out, _ = run(tmp_path, lines(LINK), "--format", "xapi", "--ifi", "mbox", "--lms-root-url", "https://lms.example.org")
+    assert out[0]["actor"] == {"objectType": "Agent", "mbox": "mailto:edx@example.com"}
+    assert str(out[0]["object"]["id"]).startswith("http") and "https://lms.example.org/course/" in orjson.dumps(
+        out[0]["context"]).decode()
+
+
+def test_unknown_user_without_seed_is_rejected(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(lines(LINK))
+    result = CliRunner().invoke(cli, ["transform", "--format", "xapi", "--input", str(source), "--explain"])
+    assert result.exit_code == 0
+    assert orjson.loads(result.stdout.splitlines()[0])["error"] == "unknown_user"
+
+
+def test_bad_seed_and_bad_allow_list_are_clear_errors(tmp_path: Path) -> None:
+    seed = tmp_path / "seed.jsonl"
+    seed.write_text('{"topic": "openedx.cdc.auth_user", "key": 1, "value": "{broken"}\n')
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(lines(LINK))
+    result = CliRunner().invoke(cli, ["transform", "--format", "xapi", "--cdc", str(seed), "--input", str(source)])
+    assert result.exit_code != 0 and "seed.jsonl:1: bad CDC record" in result.output
+    result = CliRunner().invoke(cli, ["transform", "--format", "xapi", "--input", str(source), "--allow", "re:("])
+    assert result.exit_code == 2 and "invalid regular expression" in result.output

@@ -1,0 +1,76 @@
+"""Worker glue without Faust: routing decisions, per-format processing, settings parsing, topics.yaml loading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from stream_app.codecs.records import course_org, xapi_record
+from stream_app.pipeline import build_engine, process, route
+from stream_app.settings import Settings, parse_duration
+from stream_app.topics import TopicsFileError, load_topics
+from tests.golden.harness import cases, erb_lookup
+
+LINK = next(c.event for c in cases() if c.name == "edx.ui.lms.link_clicked")
+ENGINE = build_engine(Settings())
+BOTH = ("xapi", "caliper")
+
+
+def test_route_keys_by_user_id_then_username_and_explains_skips() -> None:
+    assert route(orjson.dumps(LINK), ENGINE, BOTH).key == "3"
+    by_name = {**LINK, "context": {**LINK["context"], "user_id": None, "username": "edx"}}
+    assert route(orjson.dumps(by_name), ENGINE, BOTH).key == "edx"
+    anonymous = {**LINK, "context": {**LINK["context"], "user_id": None, "username": ""}}
+    assert route(orjson.dumps(anonymous), ENGINE, BOTH).skip == "anonymous_user"
+    assert route(b"{oops", ENGINE, BOTH).reject == "invalid_json"
+    assert route(orjson.dumps({"name": "edx.unknown"}), ENGINE, BOTH).skip == "not_allowed"
+    assert route(orjson.dumps([1]), ENGINE, BOTH).reject == "invalid_event:not_an_object"
+
+
+def test_process_builds_records_for_both_formats_and_holds_unknown_users() -> None:
+    outcome = process(orjson.dumps(LINK), ENGINE, erb_lookup(), BOTH)
+    assert [fmt for fmt, _, _ in outcome.outputs] == ["xapi", "caliper"]
+    record = outcome.outputs[0][2]
+    assert record["event_name"] == "edx.ui.lms.link_clicked" and record["org"] == "edX"
+    assert orjson.loads(record["statement"])["id"] == record["event_id"]
+    from stream_app.transforms.dimensions import EmptyLookup
+
+    held = process(orjson.dumps(LINK), ENGINE, EmptyLookup(), BOTH)
+    assert held.missing == "unknown_user" and held.outputs == []
+
+
+def test_records_and_org() -> None:
+    assert course_org("course-v1:edX+DemoX+Demo_Course") == "edX"
+    assert course_org("not a key") is None
+    statement = {"id": "i", "verb": {"id": "v"}, "actor": {"mbox": "mailto:a@b.c"}, "object": {"id": "o"},
+                 "timestamp": "1970-01-01T00:00:01.5+00:00"}
+    record = xapi_record(statement, "n", None, None)
+    assert record["actor_id"] == "mailto:a@b.c" and record["emission_time"] == 1_500_000
+
+
+def test_durations_and_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse_duration("10m") == 600 and parse_duration("1.5s") == 1.5 and parse_duration("250ms") == 0.25
+    with pytest.raises(ValueError):
+        parse_duration("soon")
+    monkeypatch.setenv("STREAM_APP_LATE_DIMENSION_WAIT", "2m")
+    monkeypatch.setenv("STREAM_APP_XAPI_ACTOR_IFI", "mbox")
+    monkeypatch.setenv("STREAM_APP_XAPI_ALLOWED_EVENTS", "problem_check,re:edx\\.video\\..*")
+    settings = Settings()
+    assert settings.late_dimension_wait == 120
+    assert settings.transform_settings().ifi == "mbox"
+    engine = build_engine(settings)
+    assert engine.allows("xapi", "edx.video.played") and not engine.allows("xapi", "play_video")
+
+
+def test_topics_file_errors_name_the_topic_and_field(tmp_path: Path) -> None:
+    topics = load_topics()
+    assert topics["xapi"].name == "openedx.xapi" and topics["xapi"].value == "avro"
+    bad = tmp_path / "topics.yaml"
+    bad.write_text("topics:\n  xapi:\n    name: x\n    valu: avro\n")
+    with pytest.raises(TopicsFileError, match="topic 'xapi': unknown field"):
+        load_topics(bad)
+    bad.write_text("topics:\n  xapi:\n    name: x\n")
+    with pytest.raises(TopicsFileError, match="missing topic declaration"):
+        load_topics(bad)
