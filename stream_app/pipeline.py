@@ -15,6 +15,7 @@ import orjson
 
 from stream_app.codecs.records import caliper_record, xapi_record
 from stream_app.errors import MissingDimension, TransformError
+from stream_app.jsonio import dumps_str
 from stream_app.settings import Settings
 from stream_app.transforms import Engine
 from stream_app.transforms.dimensions import Lookup
@@ -43,12 +44,29 @@ class Route:
     name: str | None = None
     skip: str | None = None
     reject: str | None = None
+    text: str | None = None  # the event as JSON text, for the next stage
 
 
-def route(raw: bytes, engine: Engine, formats: tuple[str, ...]) -> Route:
+class AvroTracking:
+    """Decodes Confluent-framed Avro tracking values (the event bus's TrackingLogData) to dicts."""
+
+    def __init__(self, decoder: Any) -> None:
+        self._decoder = decoder
+
+    def __call__(self, raw: bytes) -> Any:
+        if raw[:1] != b"\x00":
+            return orjson.loads(raw)  # JSON still accepted on the same topic
+        try:
+            return self._decoder.decode(raw)
+        except Exception as exc:  # noqa: BLE001 — any undecodable payload is a bad record, not a crash
+            raise TransformError("invalid_avro", type(exc).__name__) from exc
+
+
+def route(raw: bytes, engine: Engine, formats: tuple[str, ...], parse: Any = orjson.loads) -> Route:
     """Parse, normalise and filter one tracking event, and find its actor key."""
     try:
-        event = normalise(orjson.loads(raw))
+        parsed = parse(raw)
+        event = normalise(parsed)
     except orjson.JSONDecodeError:
         return Route(reject="invalid_json")
     except TransformError as exc:
@@ -67,7 +85,8 @@ def route(raw: bytes, engine: Engine, formats: tuple[str, ...]) -> Route:
             key = str(int(key))
         except ValueError:
             key = str(key)
-    return Route(key=key, name=name)
+    text = raw.decode("utf-8") if parse is orjson.loads else dumps_str(parsed)
+    return Route(key=key, name=name, text=text)
 
 
 @dataclass(slots=True)

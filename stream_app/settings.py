@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     xapi_allowed_events: str = ""
     caliper_allowed_events: str = ""
     formats: str = "xapi,caliper"
+    tracking_format: Literal["json", "event-bus-avro"] = "json"
     external_id_namespace: uuid.UUID = DEFAULT_ID_NAMESPACE
     generate_external_ids: bool = True
     external_id_grace: float = 30.0

@@ -23,7 +23,7 @@ from stream_app.agents.output import OutputProducer
 from stream_app.application import app, topic
 from stream_app.codecs.avro import AvroEncoder, registry_client
 from stream_app.kafka import partition_for
-from stream_app.pipeline import process, route
+from stream_app.pipeline import AvroTracking, process, route
 from stream_app.tables.stream import TableLookup, is_user_id, routing_key, users
 from stream_app.topics import topics
 
@@ -53,6 +53,17 @@ class _Encoders:
 
 
 ENCODERS = _Encoders()
+
+
+def _tracking_parser() -> Any:
+    if SETTINGS.tracking_format != "event-bus-avro":
+        return orjson.loads
+    from stream_app.codecs.avro import AvroDecoder
+
+    return AvroTracking(AvroDecoder(registry_client(SETTINGS.schema_registry_url), topics()["tracking"].name))
+
+
+PARSE = _tracking_parser()
 LOOKUP = TableLookup(SETTINGS.external_id_namespace if SETTINGS.generate_external_ids else None)
 
 
@@ -71,7 +82,7 @@ async def route_events(stream: Any) -> None:
             if message.value is None:
                 COUNTS["tracking:tombstone"] += 1
                 continue
-            result = route(message.value, ENGINE, FORMATS)
+            result = route(message.value, ENGINE, FORMATS, PARSE)
             if result.reject:
                 dead_letter("parse", result.reject, message, event_name=result.name)
             elif result.skip:
@@ -79,7 +90,7 @@ async def route_events(stream: Any) -> None:
             else:
                 assert result.key is not None
                 key = routing_key(result.key)
-                entry = [key, message.value.decode("utf-8"), message.partition, message.offset]
+                entry = [key, result.text, message.partition, message.offset]
                 groups[partition_of(key)].append(entry)
         for partition, entries in groups.items():
             await events_by_actor.send(value=orjson.dumps(entries), partition=partition)

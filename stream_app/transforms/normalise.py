@@ -6,7 +6,8 @@
   `time`), exactly as ERB's replay parser does — the original keys stay, so the
   recursive field search sees what ERB sees;
 - the event bus's `TrackingLogData` carries `data` and `context` as JSON strings,
-  which are decoded.
+  which are decoded; the signal payload wraps it as `{"tracking_log": {...}}`,
+  which is unwrapped.
 The input dict is never mutated.
 """
 
@@ -37,6 +38,8 @@ def normalise(raw: Any, log_data: bool = True) -> dict[str, Any]:
     """
     if not isinstance(raw, dict):
         raise TransformError("invalid_event", "not_an_object")
+    if "name" not in raw and isinstance(raw.get("tracking_log"), dict):
+        raw = raw["tracking_log"]  # the event bus signal's payload (TRACKING_EVENT_EMITTED)
     name = raw.get("name")
     if name is None:
         # Tracking-log lines name the event in `event_type`; `name` is the modern field.

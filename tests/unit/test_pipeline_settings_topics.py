@@ -74,3 +74,33 @@ def test_topics_file_errors_name_the_topic_and_field(tmp_path: Path) -> None:
     bad.write_text("topics:\n  xapi:\n    name: x\n")
     with pytest.raises(TopicsFileError, match="missing topic declaration"):
         load_topics(bad)
+
+
+EVENT_BUS_SCHEMA = """{"type": "record", "name": "CloudEvent",
+ "namespace": "org.openedx.analytics.tracking.event.emitted.v1",
+ "fields": [{"name": "tracking_log", "type": {"type": "record", "name": "TrackingLogData", "fields": [
+   {"name": "name", "type": "string"}, {"name": "timestamp", "type": "string"},
+   {"name": "data", "type": "string"}, {"name": "context", "type": "string"}]}}]}"""
+
+
+def test_event_bus_avro_tracking_log_data_gives_the_same_statements() -> None:
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    from stream_app.codecs.avro import AvroDecoder, registry_client
+    from stream_app.pipeline import AvroTracking
+
+    client = registry_client("mock://event-bus")
+    serializer = AvroSerializer(client, EVENT_BUS_SCHEMA)
+    payload = {"tracking_log": {"name": LINK["name"], "timestamp": LINK["timestamp"],
+                                "data": orjson.dumps(LINK["data"]).decode(),
+                                "context": orjson.dumps(LINK["context"]).decode()}}
+    raw = serializer(payload, SerializationContext("openedx.tracking", MessageField.VALUE))
+    assert raw is not None and raw[:1] == b"\x00"
+    parse = AvroTracking(AvroDecoder(client, "openedx.tracking"))
+    routed = route(raw, ENGINE, BOTH, parse)
+    assert routed.key == "3" and routed.text is not None
+    from_bus = process(routed.text.encode(), ENGINE, erb_lookup(), BOTH)
+    from_json = process(orjson.dumps(LINK), ENGINE, erb_lookup(), BOTH)
+    assert [o[2]["event_id"] for o in from_bus.outputs] == [o[2]["event_id"] for o in from_json.outputs]
+    assert route(b"\x00garbage", ENGINE, BOTH, parse).reject is not None
