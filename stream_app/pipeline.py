@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from stream_app.codecs.records import caliper_record, xapi_record
+from stream_app.codecs.records import caliper_record, xapi_actor_id, xapi_record
 from stream_app.errors import MissingDimension, TransformError
 from stream_app.jsonio import dumps_str
 from stream_app.settings import Settings
@@ -100,11 +100,7 @@ class Outcome:
 
 
 def _actor_id(fmt: str, item: JSON) -> str:
-    if fmt == "xapi":
-        from stream_app.codecs.records import xapi_actor_id
-
-        return xapi_actor_id(item["actor"])
-    return str(item["actor"]["id"])
+    return xapi_actor_id(item["actor"]) if fmt == "xapi" else str(item["actor"]["id"])
 
 
 def process(raw: bytes, engine: Engine, lookup: Lookup, formats: tuple[str, ...]) -> Outcome:
