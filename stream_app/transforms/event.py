@@ -30,7 +30,8 @@ def _find_nested(obj: dict[str, Any], key: str) -> Any:
 _PATHS: dict[str, tuple[str, ...]] = {}
 
 
-def _dotted(obj: Any, path: str) -> Any:
+def dotted(obj: Any, path: str) -> Any:
+    """The value at an exact dotted path (`data.user_id`), or None when any step is missing or not a dict."""
     parts = _PATHS.get(path)
     if parts is None:
         parts = _PATHS[path] = tuple(path.split("."))
@@ -65,7 +66,7 @@ class Event:
         if key in cache:
             value = cache[key]
         else:
-            value = _dotted(self.raw, key) if "." in key else _find_nested(self.raw, key)
+            value = dotted(self.raw, key) if "." in key else _find_nested(self.raw, key)
             if not value and not value == 0:
                 value = None
             cache[key] = value

@@ -1,0 +1,102 @@
+"""The routers file: validation with clear errors, `${VAR}` secrets, and ERB's match/override semantics."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stream_app.delivery.routers import Router, RoutersFileError, load_routers
+
+EVENT = {"name": "problem_check", "context": {"org_id": "edX", "course_id": "course-v1:edX+D+R", "user_id": 3},
+         "data": {"problem_id": "block-v1:edX+D+R+type@problem+block@p1"}}
+
+FILE = """
+routers:
+  - name: campus-lrs
+    format: xapi
+    url: https://lrs.example.org/xAPI/
+    auth: {type: basic, username: lms, password: ${LRS_PASSWORD}}
+    match_params: {"context.org_id": "^edX$", name: ["^problem", "video"]}
+    override_args: {version: "1.0.0"}
+    batch: {size: 50, max_wait: 2s}
+    timeout: 5s
+    retry_delays: [10s, 1m]
+  - name: caliper-sink
+    format: caliper
+    url: http://127.0.0.1:9000/caliper
+    auth: {type: bearer, token: ${CALIPER_TOKEN}}
+    headers: {X-Tenant: demo}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "routers.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_valid_file_with_secrets_from_the_environment(tmp_path: Path) -> None:
+    routers = load_routers(write(tmp_path, FILE), {"LRS_PASSWORD": "s3cret", "CALIPER_TOKEN": "tkn-XYZ"})
+    lrs, caliper = routers
+    assert lrs.batch_size == 50 and lrs.batch_max_wait == 2 and lrs.timeout == 5 and lrs.retry_delays == (10, 60)
+    assert lrs.auth.header() == {"Authorization": "Basic bG1zOnMzY3JldA=="}
+    assert caliper.auth.header() == {"Authorization": "Bearer tkn-XYZ"} and caliper.headers == {"X-Tenant": "demo"}
+    assert "s3cret" not in repr(lrs) and "tkn-XYZ" not in repr(caliper)  # secrets never in reprs or logs
+    assert caliper.retry_delays == (30, 300, 1800)  # default chain 30 s → 5 min → 30 min
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (FILE.replace("${LRS_PASSWORD}", "${NOPE}"), "'campus-lrs'.auth.password: environment variable NOPE"),
+    (FILE.replace("format: caliper", "format: tincan"), "'caliper-sink': field 'format' must be xapi or caliper"),
+    (FILE.replace('"^edX$"', '"^(edX"'), "router 'campus-lrs': field 'match_params'.context.org_id: invalid regular"),
+    (FILE.replace("name: caliper-sink", "name: campus-lrs"), "router name(s) used twice: ['campus-lrs']"),
+    (FILE.replace("name: caliper-sink", "name: Caliper_Sink"), "field 'name' must match [a-z0-9-]+"),
+    (FILE.replace("timeout: 5s", "timeout: soon"), "router 'campus-lrs': field 'timeout'"),
+    (FILE.replace("url: http://127.0.0.1:9000/caliper", "url: ftp://x"), "field 'url' must be an http(s) URL"),
+    ("routers: {}", "expected a top-level 'routers' list"),
+])
+def test_invalid_files_name_the_router_and_field(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(RoutersFileError) as info:
+        load_routers(write(tmp_path, text), {"LRS_PASSWORD": "x", "CALIPER_TOKEN": "y"})
+    assert message in str(info.value)
+    assert "s3cret" not in str(info.value)
+
+
+def router(match: dict[str, object]) -> Router:
+    """A router built through the loader, so it shares the file's validation."""
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp) / "r.yaml"
+        file.write_text(yaml.safe_dump({"routers": [{"name": "r", "format": "xapi", "url": "http://x",
+                                                     "match_params": match}]}))
+        return load_routers(file, {})[0]
+
+
+def test_match_params_follow_erb() -> None:
+    # ERB's documented examples: exact dotted path, AND across keys, OR within a list, unanchored search.
+    assert router({}).matches(EVENT)
+    assert router({"context.org_id": "edX"}).matches(EVENT)
+    assert router({"context.org_id": ["MITx", "edX"]}).matches(EVENT)
+    assert not router({"context.org_id": ["MITx", "HarvardX"]}).matches(EVENT)
+    assert router({"name": "check"}).matches(EVENT)  # unanchored
+    assert not router({"name": "^check"}).matches(EVENT)
+    assert not router({"context.org_id": "edX", "name": "video"}).matches(EVENT)  # AND
+    assert not router({"course_id": "edX"}).matches(EVENT)  # not recursive: top-level course_id is absent
+    assert not router({"context.user_id": "3"}).matches(EVENT)  # non-string values never match
+    assert not router({"data.missing.deeper": ".*"}).matches(EVENT)
+
+
+def test_override_args_are_a_shallow_root_update() -> None:
+    statement = {"id": "1", "version": "1.0.3", "context": {"extensions": {"a": 1}}}
+    r = Router(name="r", format="xapi", url="http://x", override_args={"version": "1.0.0", "context": {}})
+    out = r.override(statement)
+    assert out == {"id": "1", "version": "1.0.0", "context": {}}
+    assert statement["version"] == "1.0.3"  # the original is untouched
+
+
+def test_the_shipped_example_file_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "config" / "routers.example.yaml"
+    (ralph,) = load_routers(example, {"RALPH_LRS_USERNAME": "u", "RALPH_LRS_PASSWORD": "p"})
+    assert ralph.format == "xapi" and ralph.url.endswith("/xAPI/") and ralph.auth.type == "basic"
