@@ -192,3 +192,34 @@ def test_two_workers_split_partitions_and_survive_a_kill(stack: Stack, tmp_path:
     # The survivor took the killed worker's partitions over (a rebalance and a recovery after the kill).
     assert "Worker ready" in second.log.read_bytes()[offset:].decode(errors="replace")
 
+
+
+def test_unknown_user_goes_to_dead_letter_after_the_bounded_wait(stack: Stack) -> None:
+    worker, port = stack.start_worker("w1", STREAM_APP_LATE_DIMENSION_WAIT="3s")
+    stack.produce_cdc([r for r in CDC if not r["topic"].endswith("auth_user")])
+    event = json.loads(EVENTS[0])
+    event["context"]["user_id"] = 999  # nobody: no CDC record will ever come
+    stack.produce_tracking([orjson.dumps(event)])
+    dead = stack.read("dead_letter", 1, timeout=60, settle=0.5)
+    assert [(d["stage"], d["reason"]) for d in dead] == [("enrich", "unknown_user")]
+    assert json.loads(dead[0]["original"])["context"]["user_id"] == 999
+    assert dead[0]["attempts"] >= 1
+    assert stack.read("xapi", 1, timeout=2, settle=0) == []
+
+
+def test_user_without_external_id_gets_a_generated_one_stored_and_published(stack: Stack) -> None:
+    worker, port = stack.start_worker("w1", STREAM_APP_EXTERNAL_ID_GRACE="2s")
+    # Learner 5 has an auth_user row but no external-id rows in the sample seed.
+    stack.produce_cdc(CDC)
+    wait_for_cdc([port])
+    event = next(e for e in EVENTS if json.loads(e).get("context", {}).get("user_id") == 5)
+    stack.produce_tracking([event])
+    out = stack.read("xapi", 1, timeout=60)
+    published = stack.read("generated_external_ids", 2, timeout=30)
+    from stream_app.tables.dimensions import DEFAULT_ID_NAMESPACE, generated_external_id
+
+    expected = generated_external_id(DEFAULT_ID_NAMESPACE, "xapi", 5)
+    assert json.loads(out[0]["statement"])["actor"]["account"]["name"] == expected
+    assert {(p["user_id"], p["type"], p["external_user_id"]) for p in published} >= {(5, "xapi", expected)}
+    stored = wait_until(lambda: web_json(port, "/stream-app/users/5/")["value"].get("generated"))
+    assert stored["xapi"] == expected
