@@ -223,3 +223,18 @@ def test_user_without_external_id_gets_a_generated_one_stored_and_published(stac
     assert {(p["user_id"], p["type"], p["external_user_id"]) for p in published} >= {(5, "xapi", expected)}
     stored = wait_until(lambda: web_json(port, "/stream-app/users/5/")["value"].get("generated"))
     assert stored["xapi"] == expected
+
+
+@pytest.mark.xfail(reason="known issue (README): on the embedded broker, a worker restarted in the same group "
+                          "does not consume a backlog the previous worker had neither processed nor committed; "
+                          "root cause not found yet", strict=False)
+def test_graceful_restart_under_load_loses_nothing(stack: Stack, tmp_path: Path) -> None:
+    first, port = stack.start_worker("w1", data_dir=tmp_path / "d1")
+    stack.produce_cdc(CDC)
+    wait_for_cdc([port])
+    stack.produce_tracking(EVENTS * 3)
+    first.stop()  # SIGTERM while the backlog is still being fetched
+    stack.start_worker("w2", data_dir=tmp_path / "d2")
+    want = cli_output("xapi", CDC, EVENTS, tmp_path)
+    got = stack.read("xapi", len(want), timeout=45)
+    assert set(by_id(want)) <= set(by_id(statements(got, "statement")))
