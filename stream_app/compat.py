@@ -39,8 +39,38 @@ def patch_leave_group() -> None:
     _PATCHED = True
 
 
+_SEEK_PATCHED = False
+
+
+def patch_seek_to_committed() -> None:
+    """Partitions without a committed offset restart from the beginning (idempotent).
+
+    aiokafka's `seek_to_committed` leaves such partitions where the fetcher happens to be; a
+    worker that fetched while its tables were recovering has moved past records it never
+    processed, and a restarted worker then skipped the previous worker's unprocessed backlog.
+    With `auto_offset_reset=earliest` the intent is the beginning: seek there explicitly.
+    """
+    global _SEEK_PATCHED
+    if _SEEK_PATCHED:
+        return
+    from aiokafka.consumer.consumer import AIOKafkaConsumer
+
+    original = AIOKafkaConsumer.seek_to_committed
+
+    async def seek_to_committed(self: Any, *partitions: Any) -> Any:
+        committed = await original(self, *partitions)
+        fresh = [tp for tp, offset in committed.items() if not offset or offset < 0]
+        if fresh and self._subscription.subscription is not None:
+            await self.seek_to_beginning(*fresh)
+        return committed
+
+    AIOKafkaConsumer.seek_to_committed = seek_to_committed
+    _SEEK_PATCHED = True
+
+
 def faust_options(flavor: str) -> dict[str, Any]:
     """Faust settings for a broker flavor."""
+    patch_seek_to_committed()
     if flavor != "tansu":
         return {"broker_session_timeout": 10.0, "broker_heartbeat_interval": 3.0}
     patch_leave_group()
