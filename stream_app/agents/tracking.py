@@ -107,6 +107,7 @@ def _hold(entry: list[Any], reason: str) -> None:
     body = {"entry": entry[:4], "meta": meta, "reason": reason, "due": time.time() + SETTINGS.late_dimension_retry}
     waiting.send_soon(key=orjson.dumps(entry[0]), value=orjson.dumps(body))
     COUNTS["held"] += 1
+    COUNTS[f"held:{reason}"] += 1
 
 
 def _store_generated(key: str) -> None:
