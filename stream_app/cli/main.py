@@ -8,6 +8,7 @@ from stream_app import __version__
 from stream_app.cli.dev import dev_command
 from stream_app.cli.load import load_command
 from stream_app.cli.registry import registry_command
+from stream_app.cli.replay import replay_command
 from stream_app.cli.transform import transform_command
 
 
@@ -21,6 +22,7 @@ cli.add_command(transform_command)
 cli.add_command(registry_command)
 cli.add_command(dev_command)
 cli.add_command(load_command)
+cli.add_command(replay_command)
 
 
 def main() -> None:
