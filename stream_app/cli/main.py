@@ -6,7 +6,9 @@ import click
 
 from stream_app import __version__
 from stream_app.cli.dev import dev_command
+from stream_app.cli.lag import lag_command
 from stream_app.cli.load import load_command
+from stream_app.cli.loadgen import loadgen_command
 from stream_app.cli.registry import registry_command
 from stream_app.cli.replay import replay_command
 from stream_app.cli.transform import transform_command
@@ -23,6 +25,8 @@ cli.add_command(registry_command)
 cli.add_command(dev_command)
 cli.add_command(load_command)
 cli.add_command(replay_command)
+cli.add_command(loadgen_command)
+cli.add_command(lag_command)
 
 
 def main() -> None:
