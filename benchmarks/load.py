@@ -11,10 +11,10 @@ into a fresh topic of 4 partitions:
 3. the console script itself (`stream-app load FILE`, a subprocess: start-up
    and file expansion included).
 
-Both flavors' producer settings are measured: `tansu` (one record per batch,
-the embedded broker's workaround, what the development stack uses) and `kafka`
-(batched, idempotent; what Apache Kafka gets). Rates are lines/s of wall time
-until every record was acknowledged (`flush`).
+Both flavors' producer settings are measured (`producer_config`): `tansu`
+(batched, not idempotent) and `kafka` (batched, idempotent). Rates are lines/s
+of wall time until every record was acknowledged (`flush`); the script's rate
+includes its start-up (about 1 s of imports).
 
     python -m benchmarks.load [--events N]
 """
