@@ -165,3 +165,12 @@ def test_personal_data_needs_pii(tmp_path: Path) -> None:
             sink.insert("user_profile", [user_profile_row(USER, CHANGED)])
     finally:
         sink.close()
+
+
+def test_statement_times_are_exact_whatever_form_the_decoder_gives() -> None:
+    aware = xapi_record(999_999)
+    naive = dict(aware, emission_time=datetime(2024, 1, 2, 3, 4, 5, 999_999))  # taken as UTC
+    micros = dict(aware, emission_time=1_704_164_645_999_999)  # timestamp-micros read without logical types
+    assert {statement_row(r)["emission_time"] for r in (aware, naive, micros)} == {"1704164645.999999"}
+    with pytest.raises(ValueError, match="missing_field:statement"):
+        statement_row({k: v for k, v in aware.items() if k != "statement"})

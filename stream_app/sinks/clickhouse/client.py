@@ -4,9 +4,10 @@
 stack's default; chDB allows one embedded server per process, so a process opens
 at most one such client at a time). `http(s)://HOST:PORT` talks to a ClickHouse
 server through clickhouse-connect. Both take inserts as JSONEachRow: a row is a
-plain dict, rows are serialised once with orjson and sent as one body, which is
-what ClickHouse parses fastest among text formats and keeps both backends on the
-same code path. The client is synchronous; `ClickHouseSink` runs it in a thread.
+plain dict, and a batch is serialised by one orjson call as a JSON array, which
+JSONEachRow accepts as input (ClickHouse >= 21); one call for the whole batch
+costs a third of one call per row, and this serialisation is most of our share
+of an insert's cost. The client is synchronous; `ClickHouseSink` runs it in a thread.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class Client(Protocol):
 
 
 def json_body(rows: Iterable[Row]) -> bytes:
-    """Rows as a JSONEachRow body."""
-    return b"\n".join(orjson.dumps(row) for row in rows)
+    """Rows as a JSONEachRow body (a JSON array of objects)."""
+    return orjson.dumps(rows if isinstance(rows, (list, tuple)) else list(rows))
 
 
 class ChdbClient:
@@ -62,7 +63,7 @@ class ChdbClient:
         self._session: Any = factory(path)
         self._lock = threading.Lock()
 
-    def _run(self, sql: str, fmt: str = "CSV") -> Any:
+    def _run(self, sql: str | bytes, fmt: str = "CSV") -> Any:
         try:
             with self._lock:
                 return self._session.query(sql, fmt)
@@ -78,7 +79,8 @@ class ChdbClient:
 
     def insert(self, table: str, rows: Sequence[Row]) -> int:
         if rows:
-            self._run(f"INSERT INTO {table} FORMAT JSONEachRow\n" + json_body(rows).decode())
+            # Bytes all the way: chDB takes them, and a 10 MB batch is not decoded and copied once more.
+            self._run(f"INSERT INTO {table} FORMAT JSONEachRow\n".encode() + json_body(rows))
         return len(rows)
 
     def close(self) -> None:

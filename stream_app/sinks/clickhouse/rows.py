@@ -98,13 +98,12 @@ def _epoch_text(value: Any, field: str) -> str:
     # Epoch seconds as text are read the same way whatever the server's time zone is.
     if isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-        micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    elif isinstance(value, int) and not isinstance(value, bool):
-        micros = value  # Avro timestamp-micros read without logical types
-    else:
-        raise RowError(f"invalid_field:{field}")
-    return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+        # int() of the float timestamp is exact: with a non-zero microsecond the float is at least
+        # 1 µs away from an integer, far more than its rounding error; with zero it is an integer.
+        return f"{int(moment.timestamp())}.{moment.microsecond:06d}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value // 1_000_000}.{value % 1_000_000:06d}"  # Avro timestamp-micros without logical types
+    raise RowError(f"invalid_field:{field}")
 
 
 def statement_row(record: Mapping[str, Any]) -> Row:
