@@ -77,9 +77,14 @@ class ClickHouseSink:
         for object_name in PII_TABLES:
             self.client.command(f"ALTER TABLE {self.table(object_name)} DELETE WHERE user_id = {uid} "
                                 "SETTINGS mutations_sync = 1")
-        spec = TABLES["course_enrollment"]
-        database = self.router.databases[spec.database]
-        if self.client.query(f"SELECT 1 FROM system.tables WHERE database = '{database}' AND name = '{spec.name}'"):
+        database = self.router.databases["event_sink"]
+        present = {str(r["table"]) for r in self.client.query(
+            f"SELECT table FROM system.columns WHERE database = '{database}' AND name = 'user_id'")}
+        # Newer Aspects lists an `auth_user` personal-data model too; we do not write it, but erase it if present.
+        if "auth_user" in present:
+            self.client.command(f"ALTER TABLE `{database}`.`auth_user` DELETE WHERE user_id = {uid} "
+                                "SETTINGS mutations_sync = 1")
+        if TABLES["course_enrollment"].name in present:
             self.client.command(f"ALTER TABLE {self.table('course_enrollment')} UPDATE username = '' "
                                 f"WHERE user_id = {uid} SETTINGS mutations_sync = 1")
 
