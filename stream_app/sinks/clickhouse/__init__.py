@@ -9,6 +9,7 @@ data we hold (a Faust changelog or a CDC seed file).
 from stream_app.sinks.clickhouse.client import ClickHouseError, open_client
 from stream_app.sinks.clickhouse.rows import (
     RowError,
+    changed_at,
     course_block_rows,
     course_enrollment_row,
     course_overview_row,
@@ -20,7 +21,7 @@ from stream_app.sinks.clickhouse.schema import SchemaError
 from stream_app.sinks.clickhouse.sink import ClickHouseSink, ObjectNotEnabled
 
 __all__ = [
-    "ClickHouseError", "ClickHouseSink", "ObjectNotEnabled", "RowError", "SchemaError", "course_block_rows",
-    "course_enrollment_row", "course_overview_row", "external_id_rows", "open_client", "statement_row",
-    "user_profile_row",
+    "ClickHouseError", "ClickHouseSink", "ObjectNotEnabled", "RowError", "SchemaError", "changed_at",
+    "course_block_rows", "course_enrollment_row", "course_overview_row", "external_id_rows", "open_client",
+    "statement_row", "user_profile_row",
 ]

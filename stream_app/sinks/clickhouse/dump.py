@@ -18,13 +18,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 from stream_app.sinks.clickhouse.rows import (
     Row,
     RowError,
+    changed_at,
     course_block_rows,
     course_enrollment_row,
     course_overview_row,
@@ -37,7 +38,6 @@ from stream_app.sinks.clickhouse.sources import Item, Source
 from stream_app.tables.dimensions import user_record
 
 DUMP_OBJECTS = ("course_overviews", "course_blocks", "user_profile", "external_id", "course_enrollment")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -48,11 +48,6 @@ class DumpResult:
     records: int = 0
     unchanged: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
-
-
-def _changed_at(ms: int | None) -> datetime:
-    # No change time at all: a fixed time keeps the row deterministic (the last insert wins).
-    return _EPOCH if ms is None else _EPOCH + timedelta(milliseconds=ms)  # ts_ms and Kafka times are ms
 
 
 def load_marks(sink: ClickHouseSink, object_name: str) -> dict[str, int]:
@@ -78,14 +73,14 @@ def _records(source: Source, object_name: str, namespace: uuid.UUID | None
     """(the items a group of rows comes from, a builder of those rows) per record or course."""
     if object_name == "course_overviews":
         for item in source.items("courses"):
-            yield [item], partial(_one, course_overview_row, item.key, item.value, _changed_at(item.changed_ms))
+            yield [item], partial(_one, course_overview_row, item.key, item.value, changed_at(item.changed_ms))
     elif object_name == "course_blocks":
         items = {item.key: item for item in source.items("blocks")}
         orgs = {item.key: item.value.get("org") for item in source.items("courses")}
         for course_id, blocks in rows_by_course((k, i.value) for k, i in items.items()).items():
             group = [items[k] for k in blocks]
             latest = max((i.changed_ms for i in group if i.changed_ms is not None), default=None)
-            yield group, partial(course_block_rows, course_id, blocks, _changed_at(latest), orgs.get(course_id))
+            yield group, partial(course_block_rows, course_id, blocks, changed_at(latest), orgs.get(course_id))
     elif object_name in ("user_profile", "external_id"):
         ext_types = {item.key: item.value for item in source.items("ext_types")}
         profiles = {item.key: item.value for item in source.items("profiles")} if object_name == "user_profile" else {}
@@ -93,7 +88,7 @@ def _records(source: Source, object_name: str, namespace: uuid.UUID | None
             user = user_record(ext_types, item.value, namespace)
             if user is None:
                 continue  # an id seen only in profile or external-id rows: not a known user yet
-            changed = _changed_at(item.changed_ms)
+            changed = changed_at(item.changed_ms)
             if object_name == "user_profile":
                 yield [item], partial(_one, user_profile_row, user, changed, profiles.get(item.key))
             else:
@@ -102,7 +97,7 @@ def _records(source: Source, object_name: str, namespace: uuid.UUID | None
         usernames = {item.key: item.value.get("username") for item in source.items("users")}
         for item in source.items("enrollments"):
             name = usernames.get(str(item.value.get("user_id")))
-            yield [item], partial(_one, course_enrollment_row, item.value, _changed_at(item.changed_ms), name)
+            yield [item], partial(_one, course_enrollment_row, item.value, changed_at(item.changed_ms), name)
     else:
         raise ValueError(f"unknown object {object_name!r}; choose from {', '.join(DUMP_OBJECTS)}")
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -55,6 +55,14 @@ def from_epoch(value: int | float) -> datetime:
     magnitude = abs(value)
     divisor = 1 if magnitude < 1e11 else 1e3 if magnitude < 1e14 else 1e6 if magnitude < 1e17 else 1e9
     return datetime.fromtimestamp(value / divisor, tz=UTC)
+
+
+def changed_at(ms: int | None) -> datetime:
+    """The `changed_at` of a change from its time in epoch ms (Debezium `ts_ms` or the Kafka record time).
+
+    No time at all gives a fixed epoch: the row stays deterministic and the last insert wins.
+    """
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms or 0)
 
 
 def aspects_time(value: Any) -> str:
