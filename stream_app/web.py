@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from stream_app.agents.common import COUNTS, SETTINGS
+from stream_app.agents.stats import STATS
 from stream_app.application import app
 from stream_app.tables.stream import TABLES, blocks, courses, usernames, users
 
@@ -28,6 +29,12 @@ def mask(record: Any) -> Any:
 async def health(web: Any, request: Any) -> Any:
     """Liveness and a few counters."""
     return web.json({"status": "ok", "app": SETTINGS.app_id, "counts": dict(COUNTS)})
+
+
+@app.page("/stream-app/routers/")
+async def routers(web: Any, request: Any) -> Any:
+    """Per router on this worker: delivered, retrying, dead-lettered and filtered counts, last success and error."""
+    return web.json({name: stats.as_dict() for name, stats in sorted(STATS.items())})
 
 
 @app.page("/stream-app/tables/")
