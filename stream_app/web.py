@@ -13,6 +13,7 @@ from typing import Any
 from stream_app.agents.common import COUNTS, SETTINGS
 from stream_app.agents.stats import STATS
 from stream_app.application import app
+from stream_app.metrics import REGISTRY, WorkerCollector, render
 from stream_app.tables.stream import TABLES, blocks, courses, usernames, users
 
 PERSONAL = ("email", "name")
@@ -29,6 +30,16 @@ def mask(record: Any) -> Any:
 async def health(web: Any, request: Any) -> Any:
     """Liveness and a few counters."""
     return web.json({"status": "ok", "app": SETTINGS.app_id, "counts": dict(COUNTS)})
+
+
+REGISTRY.register(WorkerCollector(COUNTS, STATS, lambda: getattr(app, "_consumer", None)))
+
+
+@app.page("/metrics")
+async def metrics(web: Any, request: Any) -> Any:
+    """Prometheus metrics (text exposition format)."""
+    # aiohttp refuses parameters in content_type; Prometheus reads plain text as format 0.0.4.
+    return web.bytes(render(), content_type="text/plain")
 
 
 @app.page("/stream-app/routers/")

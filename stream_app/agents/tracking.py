@@ -84,6 +84,7 @@ async def route_events(stream: Any) -> None:
                 COUNTS["tracking:tombstone"] += 1
                 continue
             result = route(message.value, ENGINE, FORMATS, PARSE)
+            COUNTS[f"in:{result.name}"] += 1
             if result.reject:
                 dead_letter("parse", result.reject, message, event_name=result.name)
             elif result.skip:

@@ -12,6 +12,7 @@ import json
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,12 @@ def test_output_is_avro_identical_to_the_transform_cli(stack: Stack, tmp_path: P
     dead = stack.read("dead_letter", 1, settle=1.0)
     assert {d["stage"] for d in dead} == {"transform"}
     assert all(d["reason"] and d["original"] for d in dead)
+    # The Prometheus view counts what flowed.
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        metrics = response.read().decode()
+    assert f'stream_app_statements_out_total{{format="xapi"}} {float(len(want_xapi))}' in metrics
+    assert 'stream_app_events_in_total{name="problem_check"}' in metrics
+    assert 'stream_app_consumer_lag{partition="0",topic="' in metrics
 
 
 def test_cdc_snapshot_updates_and_deletes_land_in_the_tables(stack: Stack) -> None:
