@@ -17,6 +17,7 @@ import faust
 from stream_app.compat import faust_options
 from stream_app.delivery.routers import configured_routers
 from stream_app.kafka import bootstrap_servers, ensure_topics
+from stream_app.logjson import logging_config
 from stream_app.settings import Settings, get_settings
 from stream_app.topics import TopicSpec, concrete, topics
 
@@ -63,6 +64,9 @@ def build_app(settings: Settings | None = None) -> StreamApp:
         "stream_wait_empty": False,
     }
     options.update(faust_options(settings.broker_flavor))
+    config = logging_config(settings.log_format)
+    if config is not None:
+        options["logging_config"] = config
     app = StreamApp(settings.app_id, **options)
     app.stream_settings = settings
     return app

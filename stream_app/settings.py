@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     routers_file: str = ""
     # Formats whose delivered statements are logged one per line (ERB's xapi_tracking / caliper_tracking).
     statement_log: str = ""
+    # text (Faust's default) or json (one JSON object per line, with event name, partition and offset fields).
+    log_format: Literal["text", "json"] = "text"
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_user: str = ""

@@ -61,3 +61,19 @@ def test_router_outcomes_and_consumer_lag() -> None:
     assert 'stream_app_deliveries_total{outcome="dead_lettered",router="lrs"} 1.0' in text
     assert 'stream_app_router_last_success_timestamp_seconds{router="lrs"} 1.7e+09' in text
     assert 'stream_app_consumer_lag{partition="0",topic="openedx.tracking"} 58.0' in text
+
+
+def test_json_log_lines_carry_the_structured_fields() -> None:
+    import logging
+
+    import orjson
+
+    from stream_app.logjson import JsonFormatter, logging_config
+
+    record = logging.LogRecord("stream_app.agents", logging.WARNING, __file__, 1, "dead-letter %s", ("x",), None)
+    record.event_name, record.partition, record.offset = "problem_check", 3, 1234
+    line = orjson.loads(JsonFormatter().format(record))
+    assert line["message"] == "dead-letter x" and line["level"] == "WARNING"
+    assert (line["event_name"], line["partition"], line["offset"]) == ("problem_check", 3, 1234)
+    assert logging_config("text") is None
+    assert logging_config("json")["merge"] is True  # type: ignore[index]
