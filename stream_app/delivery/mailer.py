@@ -12,6 +12,7 @@ comma-separated list. Errors propagate (`aiosmtplib.SMTPException`, `OSError`,
 
 from __future__ import annotations
 
+import ssl
 from email.message import EmailMessage
 from typing import Literal, Protocol
 
@@ -33,7 +34,8 @@ class SmtpMailer:
     """A `Mailer` over SMTP; one connection per mail (alerts are rare)."""
 
     def __init__(self, *, host: str, port: int, sender: str, recipients: list[str], tls: Tls = "none",
-                 user: str = "", password: SecretStr | None = None, timeout: float = 30.0) -> None:
+                 user: str = "", password: SecretStr | None = None, timeout: float = 30.0,
+                 tls_context: ssl.SSLContext | None = None) -> None:
         if not recipients:
             raise ValueError("SmtpMailer needs at least one recipient (STREAM_APP_ALERT_TO)")
         self.host = host
@@ -44,6 +46,7 @@ class SmtpMailer:
         self.user = user
         self._password = password or SecretStr("")
         self.timeout = timeout
+        self.tls_context = tls_context  # None: the system's trusted CAs and host name checks
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SmtpMailer:
@@ -68,4 +71,5 @@ class SmtpMailer:
             use_tls=self.tls == "ssl",
             start_tls=self.tls == "starttls",
             timeout=self.timeout,
+            tls_context=self.tls_context,
         )

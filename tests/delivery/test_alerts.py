@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import email
+import ipaddress
+import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
 from stream_app.delivery.alerts import Alerter
@@ -179,3 +186,39 @@ def test_smtp_mailer_from_settings_logs_in_and_mails_every_recipient(smtp: tuple
     [message] = inbox.messages
     assert (message["From"], message["Subject"]) == ("sa@example.org", "subject")
     assert body(message).strip() == "body text"
+
+
+def self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A certificate for 127.0.0.1: the server's context and a client context trusting only it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(T0 - timedelta(days=1))
+            .not_valid_after(datetime.now(UTC) + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    return server, ssl.create_default_context(cafile=str(cert_file))
+
+
+@pytest.mark.parametrize("tls", ["starttls", "ssl"])
+def test_smtp_mailer_over_tls(tmp_path: Path, tls: str) -> None:
+    server_context, client_context = self_signed(tmp_path)
+    inbox = Inbox()
+    port = free_port()
+    # aiosmtpd does not count implicit TLS as TLS when deciding to offer AUTH, hence auth_require_tls there.
+    options: dict[str, Any] = ({"tls_context": server_context, "require_starttls": True} if tls == "starttls"
+                               else {"ssl_context": server_context, "auth_require_tls": False})
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=inbox.authenticate, **options)
+    controller.start()
+    try:
+        asyncio.run(mailer(port, tls=tls, user="alerts", password=SecretStr("pw"),
+                           tls_context=client_context).send("over tls", "secret body"))
+    finally:
+        controller.stop()
+    assert inbox.subjects() == ["over tls"] and inbox.logins == ["alerts"]
