@@ -10,7 +10,8 @@ xAPI (`{url}/statements`, `X-Experience-API-Version: 1.0.3`, `override_args`
 applied to each statement): a batch goes as one POST of a JSON array. An LRS
 refuses a whole batch for one bad statement (Ralph: 422 for an invalid one,
 409 for one conflicting duplicate, 400 for an id twice in the batch), and ERB
-then lost the good ones. Here a refused batch (400, 409, 422) is bisected: each
+then lost the good ones. Here a refused batch (400, 409, 422, and 413 "too
+large", which halves cure) is bisected: each
 half is POSTed again, a refused half is split again, and a single statement is
 sent as ERB does, `PUT ?statementId=<id>`, where 2xx and 409 ("already
 stored") count as delivered. One bad statement in a batch of n costs about
@@ -41,8 +42,8 @@ from stream_app.transforms.caliper.base import envelope
 logger = logging.getLogger(__name__)
 
 XAPI_VERSION = "1.0.3"
-# Statuses with which an LRS refuses a whole batch because of some of its statements.
-REFUSED_BATCH = frozenset({400, 409, 422})
+# Statuses with which an LRS refuses a whole batch because of some of its statements (or, 413, its size).
+REFUSED_BATCH = frozenset({400, 409, 413, 422})
 # Bisection and one-event Caliper envelopes fan out; this caps the requests one deliverer has in flight.
 MAX_CONCURRENCY = 8
 

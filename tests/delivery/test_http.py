@@ -153,6 +153,26 @@ def test_a_retryable_half_only_retries_that_half() -> None:
     run(test, fake_lrs(stored))
 
 
+def test_too_large_batch_is_split_and_redirects_are_not_followed() -> None:
+    def respond(request: Recorded) -> Reply:
+        body = request.json()
+        if request.method == "POST" and len(body) > 2:
+            return Reply(413, "too large")
+        return Reply(302, headers={"Location": "/elsewhere"}) if "moved" in request.path else Reply(200)
+
+    async def test(ep: Endpoint) -> None:
+        items = [statement(i) for i in range(7)]
+        outcomes = await deliver(xapi_router(ep.url), items)
+        assert [o.kind for o in outcomes] == ["delivered"] * 7
+        accepted = [s["id"] for r in ep.requests if r.method == "POST" and len(r.json()) <= 2 for s in r.json()]
+        accepted += [r.query["statementId"] for r in ep.requests if r.method == "PUT"]
+        assert sorted(accepted) == sorted(s["id"] for s in items)
+        [moved] = await deliver(xapi_router(ep.url + "moved/"), [statement(1)])
+        assert (moved.kind, moved.reason) == ("dead", "http_302")
+        assert not any(r.path == "/elsewhere" for r in ep.requests)
+    run(test, respond)
+
+
 def test_timeout_and_connection_error_are_retried() -> None:
     async def test(ep: Endpoint) -> None:
         ep.script(Reply(200, delay=30))
