@@ -26,7 +26,7 @@ def xapi_router(url: str, **changes: Any) -> Router:
     fields: dict[str, Any] = {
         "name": "lrs", "format": "xapi", "url": url,
         "auth": Auth("basic", username="lms", password=SecretStr(PASSWORD)),
-        "override_args": {"version": "1.0.3"}, "headers": {"X-Tenant": "campus"}, "timeout": 5.0,
+        "override_args": {"version": "1.0.0"}, "headers": {"X-Tenant": "campus"}, "timeout": 5.0,
     }
     return Router(**{**fields, **changes})
 
@@ -63,12 +63,12 @@ def test_xapi_batch_is_one_post_with_headers_and_overrides() -> None:
         assert outcomes == [Outcome("delivered", "http_200", 200)] * 3
         [request] = ep.requests
         assert (request.method, request.path) == ("POST", "/xAPI/statements")
-        assert request.json() == [{**s, "version": "1.0.3"} for s in items]
+        assert request.json() == [{**s, "version": "1.0.0"} for s in items]
         assert request.headers["X-Experience-API-Version"] == "1.0.3"
         assert request.headers["Content-Type"] == "application/json"
         assert request.headers["X-Tenant"] == "campus"
         assert request.headers["Authorization"].startswith("Basic ")
-        assert "version" not in items[0] or items[0]["version"] == "1.0.3"  # the caller's dicts are not mutated
+        assert all(s["version"] == "1.0.3" for s in items)  # the override works on copies
     run(test)
 
 
@@ -187,7 +187,7 @@ def test_single_statement_is_put_and_409_means_already_stored() -> None:
     async def test(ep: Endpoint) -> None:
         ep.script(Reply(409, "exists"))
         item = statement(1)
-        [outcome] = await deliver(xapi_router(ep.url + "lrs"), [item])
+        [outcome] = await deliver(xapi_router(ep.url + "lrs", override_args={}), [item])
         assert (outcome.kind, outcome.reason) == ("delivered", "http_409")
         [request] = ep.requests
         assert (request.method, request.path, request.query) == ("PUT", "/lrs/statements", {"statementId": item["id"]})
