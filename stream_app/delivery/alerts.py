@@ -36,6 +36,8 @@ from stream_app.delivery.mailer import Mailer
 logger = logging.getLogger(__name__)
 
 SAMPLES = 5
+# The reason prefix of a router-state failure (a failing batch), as opposed to a dead letter.
+ROUTER_FAILING = "router_failing:"
 
 
 @dataclass(frozen=True)
@@ -128,9 +130,10 @@ class Alerter:
     async def _mail_digest(self, name: str, state: _Router, now: datetime) -> int:
         digest, state.pending = state.pending, _Digest()
         total = digest.total()
-        subject = f"[stream-app] router {name}: {total} deliver{'y' if total == 1 else 'ies'} dead-lettered"
+        subject = f"[stream-app] router {name} is failing: {total} failure{'' if total == 1 else 's'}"
         body = "\n".join([
-            f"Router {name}: {total} deliver{'y was' if total == 1 else 'ies were'} dead-lettered.", "",
+            f"Router {name}: {total} failure{'' if total == 1 else 's'} (statements dead-lettered, or batches "
+            "failing and waiting in the retry chain).", "",
             *_sections(name, digest),
             f"At most one such mail is sent per router every {_duration(self.window)}; "
             "one more follows when the router delivers again.",
@@ -175,6 +178,10 @@ def _sections(router: str, digest: _Digest) -> list[str]:
         lines.append(f"{reason}: {count}")
         lines.append("  first failures:")
         lines += [f"    {_time(f.at)}  {f.item}" for f in digest.first.get(reason, [])]
+        if reason.startswith(ROUTER_FAILING):
+            # Not dead-lettered (yet): the statements wait in the retry chain and need no re-drive.
+            lines += ["  statements are being retried through the retry chain; no action needed if it recovers", ""]
+            continue
         command = f"stream-app dead-letter redrive --router {shlex.quote(router)} --reason {shlex.quote(reason)}"
         lines += [f"  re-drive once fixed: {command}", ""]
     return lines

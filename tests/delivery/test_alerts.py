@@ -114,7 +114,7 @@ def test_one_mail_per_burst_and_window_then_one_recovery_mail(smtp: tuple[Inbox,
 
     sent = asyncio.run(scenario())
     assert sent == [1] + [0] * 10 + [1, 0]
-    assert inbox.subjects() == ["[stream-app] router campus-lrs: 41 deliveries dead-lettered",
+    assert inbox.subjects() == ["[stream-app] router campus-lrs is failing: 41 failures",
                                 "[stream-app] router campus-lrs delivers again"]
     assert inbox.recipients[0] == ["ops@example.org"]
     digest = body(inbox.messages[0])
@@ -144,7 +144,7 @@ def test_next_digest_after_the_window_counts_only_new_failures(smtp: tuple[Inbox
         return [first, held, await alerter.flush(), await alerter.flush()]
 
     assert asyncio.run(scenario()) == [1, 0, 1, 0]
-    assert inbox.subjects()[1] == "[stream-app] router caliper11: 2 deliveries dead-lettered"
+    assert inbox.subjects()[1] == "[stream-app] router caliper11 is failing: 2 failures"
     assert "every 24 h" in body(inbox.messages[1])
 
 
@@ -155,8 +155,8 @@ def test_routers_are_alerted_independently(smtp: tuple[Inbox, int]) -> None:
     alerter.record_failure("b", "timeout", item="2")
     alerter.record_success("c")  # never failed: nothing to tell
     assert asyncio.run(alerter.flush()) == 2
-    assert sorted(inbox.subjects()) == ["[stream-app] router a: 1 delivery dead-lettered",
-                                        "[stream-app] router b: 1 delivery dead-lettered"]
+    assert sorted(inbox.subjects()) == ["[stream-app] router a is failing: 1 failure",
+                                        "[stream-app] router b is failing: 1 failure"]
 
 
 def test_a_failing_mailer_never_raises_and_the_digest_is_kept(smtp: tuple[Inbox, int]) -> None:
@@ -172,7 +172,7 @@ def test_a_failing_mailer_never_raises_and_the_digest_is_kept(smtp: tuple[Inbox,
         return [failed, await alerter.flush()]
 
     assert asyncio.run(scenario()) == [0, 1]
-    assert inbox.subjects() == ["[stream-app] router lrs: 2 deliveries dead-lettered"]
+    assert inbox.subjects() == ["[stream-app] router lrs is failing: 2 failures"]
     assert "s1" in body(inbox.messages[0]) and "s2" in body(inbox.messages[0])
 
 

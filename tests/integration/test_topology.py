@@ -13,38 +13,17 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
-from stream_app.devstack.processes import start_registry
 from tests.integration.stack import Stack, wait_until, web_json
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 CDC = [orjson.loads(line) for line in (SAMPLES / "cdc.jsonl").read_bytes().splitlines() if line.strip()]
 EVENTS = [line for line in (SAMPLES / "tracking.jsonl").read_bytes().splitlines() if line.strip()]
-
-
-@pytest.fixture(scope="module")
-def registry(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    proc, url = start_registry(tmp_path_factory.mktemp("registry"), broker)
-    try:
-        yield url
-    finally:
-        proc.stop()
-
-
-@pytest.fixture
-def stack(request: pytest.FixtureRequest, tmp_path: Path, broker: str, registry: str) -> Iterator[Stack]:
-    s = Stack(tmp_path, broker, registry, request.node.name[:20].replace("_", "-"))
-    try:
-        yield s
-    finally:
-        s.stop_all()
 
 
 def cli_output(fmt: str, cdc: list[dict[str, Any]], events: list[bytes], tmp: Path) -> list[dict[str, Any]]:
