@@ -2,7 +2,9 @@
 
 It reads the same `{"topic", "key", "value"}` records the worker's tables are
 fed with (applied in order: last write wins, deletes remove), so a seed file
-checked with `stream-app transform --cdc` behaves as the worker would.
+checked with `stream-app transform --cdc` behaves as the worker would. Course
+teams (`teams_courseteam`, needed only by Caliper 1.1 team URLs) are kept here
+by `team_id`, since the shared dimension stores do not carry them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import orjson
 
 from stream_app.errors import TransformError
-from stream_app.tables.cdc import decode
+from stream_app.tables.cdc import Change, decode
 from stream_app.tables.dimensions import (
     DEFAULT_ID_NAMESPACE,
     DimensionStores,
@@ -23,7 +25,9 @@ from stream_app.tables.dimensions import (
     table_of,
     user_record,
 )
-from stream_app.transforms.dimensions import Block, Course, User
+from stream_app.transforms.dimensions import Block, Course, Team, User
+
+TEAMS_TABLE = "teams_courseteam"
 
 
 class MemoryLookup:
@@ -35,14 +39,33 @@ class MemoryLookup:
         # Resolved users by lookup key; any CDC change clears it (changes are rare next to events).
         self._users: dict[str | int, User | None] = {}
         self._courses: dict[str, Course | None] = {}
+        self.teams: dict[str, Team] = {}
 
     def apply(self, topic: str, key: Any, value: Any) -> None:
         """Apply one CDC record; raises TransformError for an unknown table or a malformed record."""
         change = decode(key, value)
-        if change is not None:
+        if change is not None and table_of(topic) == TEAMS_TABLE:
+            self._apply_team(change)
+        elif change is not None:
             self.stores.apply(table_of(topic), change)
             self._users.clear()
             self._courses.clear()
+
+    def _apply_team(self, change: Change) -> None:
+        row = change.row or {}
+        team_id = row.get("team_id")
+        if team_id is None:
+            if change.op == "delete":
+                return  # a bare tombstone names only the numeric row id: nothing we index
+            raise TransformError("invalid_cdc", "missing_key:team_id")
+        if change.op == "delete":
+            self.teams.pop(str(team_id), None)
+            return
+        topic_id = row.get("topic_id")
+        if not isinstance(topic_id, str) or not topic_id:
+            raise TransformError("invalid_cdc", "teams_row")
+        course_id = row.get("course_id")
+        self.teams[str(team_id)] = Team(str(team_id), topic_id, course_id if isinstance(course_id, str) else None)
 
     def load(self, records: Iterable[dict[str, Any]]) -> int:
         """Apply `{"topic", "key", "value"}` records in order; return how many were applied."""
@@ -86,3 +109,16 @@ class MemoryLookup:
 
     def block(self, usage_key: str) -> Block | None:
         return block_record(usage_key, self.stores.blocks.get(usage_key))
+
+    def username(self, user_id: str | int) -> str | None:
+        try:
+            record = self.stores.users.get(str(int(user_id)))
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if not record or not record.get("known"):
+            return None
+        username = record.get("username")
+        return username if isinstance(username, str) and username else None
+
+    def team(self, team_id: str) -> Team | None:
+        return self.teams.get(team_id)

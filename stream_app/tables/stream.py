@@ -16,7 +16,7 @@ from typing import Any
 from stream_app.application import app
 from stream_app.errors import MissingDimension
 from stream_app.tables.dimensions import ID_TYPES, block_record, course_record, generated_external_id, user_record
-from stream_app.transforms.dimensions import Block, Course, User
+from stream_app.transforms.dimensions import Block, Course, Team, User
 
 _PARTITIONS = app.stream_settings.partitions
 
@@ -110,3 +110,11 @@ class TableLookup:
 
     def block(self, usage_key: str) -> Block | None:
         return block_record(usage_key, blocks.get(usage_key))
+
+    # Placeholders so the worker satisfies the `Lookup` protocol until the tables exist: every
+    # Caliper 1.1 event naming a cohort/team member or a team is held as unknown meanwhile.
+    def username(self, user_id: str | int) -> str | None:
+        return None
+
+    def team(self, team_id: str) -> Team | None:
+        return None
