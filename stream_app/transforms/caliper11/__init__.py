@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from stream_app.transforms.caliper11 import (  # noqa: F401  (imported to register)
     navigation,
+    problem,
     textbook,
     video,
 )
