@@ -9,6 +9,10 @@ of families: a module not listed here registers nothing.
 from __future__ import annotations
 
 from stream_app.transforms.caliper11 import (  # noqa: F401  (imported to register)
+    certificate,
+    enrollment,
+    forum,
+    membership,
     navigation,
     problem,
     textbook,
