@@ -11,9 +11,11 @@ from __future__ import annotations
 from stream_app.transforms.caliper11 import (  # noqa: F401  (imported to register)
     certificate,
     enrollment,
+    exam,
     forum,
     membership,
     navigation,
+    open_response,
     problem,
     textbook,
     video,

@@ -30,15 +30,15 @@ CONTEXT_V1P1 = "http://purl.imsglobal.org/ctx/caliper/v1p1"
 PERSONAL_EXTRA_FIELDS = ("ip", "agent", "username")
 
 
-def event_time(raw: Any) -> str:
-    """CT's `eventTime`: the time shifted to UTC, milliseconds truncated, with `Z`."""
-    value = parse_timestamp(raw, "time")
+def event_time(raw: Any, field: str = "time") -> str:
+    """CT's `eventTime` (and its other times): shifted to UTC, milliseconds truncated, with `Z`."""
+    value = parse_timestamp(raw, field)
     offset = value.utcoffset()
     assert offset is not None  # parse_timestamp refuses naive times
     try:
         utc = value.replace(tzinfo=None) - offset
     except OverflowError as exc:
-        raise TransformError("invalid_field", "time") from exc
+        raise TransformError("invalid_field", field) from exc
     return utc.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
