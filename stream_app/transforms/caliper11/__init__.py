@@ -9,9 +9,11 @@ of families: a module not listed here registers nothing.
 from __future__ import annotations
 
 from stream_app.transforms.caliper11 import (  # noqa: F401  (imported to register)
+    account,
     annotation,
     certificate,
     components,
+    course,
     enrollment,
     exam,
     forum,
