@@ -2,7 +2,8 @@
 
 Events are generated from scratch and by mutating the golden fixtures (deleting
 keys, swapping values for nulls, empty values, huge numbers, wrong types, or a
-non-object `data`), ERB's and openedx-caliper-tracking's (Caliper 1.1) alike. The engine's last-resort reason `transform_failed` means an
+non-object `data`), ERB's and openedx-caliper-tracking's (Caliper 1.1) alike.
+The engine's last-resort reason `transform_failed` means an
 exception escaped a transformer: it is a failure here, not a declared reason.
 """
 
