@@ -116,6 +116,11 @@ class Engine:
         if filters:
             self.filters.update(filters)
 
+    @staticmethod
+    def event_name(fmt: str, normalised: JSON) -> str:
+        """The name `fmt` knows a normalised event by (its `event_type` for Caliper 1.1); use with `handles`."""
+        return caliper11_name(normalised) if fmt == "caliper11" else str(normalised["name"])
+
     def allows(self, fmt: str, name: str) -> bool:
         """Whether `name` passes the allow list of `fmt`."""
         return self.filters[fmt].allows(name)
@@ -134,7 +139,7 @@ class Engine:
     def transform(self, fmt: str, raw: Any, lookup: Lookup) -> list[JSON]:
         """Transform one event (any accepted shape) into statements/events; raise TransformError."""
         normalised = normalise(raw, self.log_data)
-        name = normalised["name"] if fmt != "caliper11" else caliper11_name(normalised)
+        name = self.event_name(fmt, normalised)
         if not self.allows(fmt, name):
             raise TransformError("not_allowed")
         fn = self._transformer(fmt, name)

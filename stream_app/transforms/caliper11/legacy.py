@@ -39,7 +39,19 @@ def _decoded(value: Any) -> Any:
 
 def _is_legacy(raw: dict[str, Any]) -> bool:
     # A tracking-log line always names its event in `event_type`; event-tracking dicts never do.
-    return "event_type" in raw and "data" not in raw
+    return "event_type" in raw
+
+
+def _without_normaliser_keys(raw: dict[str, Any]) -> dict[str, Any]:
+    # The worker hands the engine events already through `normalise`, which gives a tracking-log
+    # line `data` (its decoded `event`) and `timestamp` (its `time`). A real line has neither:
+    # remove them so CT's record (and a passthrough) is the line as it was logged.
+    record = dict(raw)
+    if "event" in record and "data" in record and record["data"] == _decoded(record["event"]):
+        del record["data"]
+    if "time" in record and record.get("timestamp") == record["time"]:
+        del record["timestamp"]
+    return record
 
 
 def _from_tracking(raw: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +82,7 @@ def legacy_record(raw: dict[str, Any], name: str) -> dict[str, Any]:
     if "name" not in raw and isinstance(raw.get("tracking_log"), dict):
         raw = raw["tracking_log"]  # the event bus signal's payload
     if _is_legacy(raw):
-        record = dict(raw)
+        record = _without_normaliser_keys(raw)
     else:
         record = _from_tracking(raw)
     record.setdefault("event_type", name)

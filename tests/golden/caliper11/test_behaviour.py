@@ -110,3 +110,18 @@ def test_memory_lookup_answers_members_and_teams_from_cdc() -> None:
     lookup.load([{"topic": "openedx.cdc.teams_courseteam", "key": {"id": 7},
                   "value": {"op": "d", "before": {"id": 7, "team_id": "check-1", "topic_id": "Topic1ID"}}}])
     assert lookup.team("check-1") is None
+
+
+def test_events_already_normalised_by_the_worker_give_the_same_output() -> None:
+    """The worker's pipeline hands `transform` events that went through `normalise` (it adds `data`)."""
+    from stream_app.transforms.normalise import normalise
+
+    compat = engine(caliper11_passthrough=True)
+    for case in cases():
+        normalised = normalise(case.event)
+        assert ENGINE.event_name("caliper11", normalised) == case.event["event_type"]
+        if case.passthrough:
+            assert compat.transform("caliper11", normalised, LOOKUP) == [{**case.event, "name": normalised["name"],
+                                                                          "id": None}]
+            continue
+        assert ENGINE.transform("caliper11", normalised, LOOKUP) == ENGINE.transform("caliper11", case.event, LOOKUP)
