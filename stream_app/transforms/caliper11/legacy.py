@@ -49,7 +49,7 @@ def _without_normaliser_keys(raw: dict[str, Any]) -> dict[str, Any]:
     record = dict(raw)
     if "event" in record and "data" in record and record["data"] == _decoded(record["event"]):
         del record["data"]
-    if "time" in record and record.get("timestamp") == record["time"]:
+    if "time" in record and "timestamp" in record and record["timestamp"] == record["time"]:
         del record["timestamp"]
     return record
 
