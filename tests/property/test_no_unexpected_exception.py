@@ -115,7 +115,8 @@ def _check(event: Any) -> None:
             else:
                 assert item["id"].startswith("urn:uuid:")
                 assert item["type"] and item["action"] and item["eventTime"].endswith("Z")
-                assert isinstance(item["object"]["id"], str) and item["object"]["id"]
+                if fmt == "caliper11":  # (ERB's Caliper 1.2 prunes an empty object id; CT parity rejects it)
+                    assert isinstance(item["object"]["id"], str) and item["object"]["id"]
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
