@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     table_standby_replicas: int = 1
 
     routers_file: str = ""
+    # Formats whose delivered statements are logged one per line (ERB's xapi_tracking / caliper_tracking).
+    statement_log: str = ""
+    # text (Faust's default) or json (one JSON object per line, with event name, partition and offset fields).
+    log_format: Literal["text", "json"] = "text"
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_user: str = ""
@@ -89,6 +93,10 @@ class Settings(BaseSettings):
             version_string=self.transformer_version,
             sensor_id=self.caliper_sensor_id or None,
         )
+
+    def statement_log_formats(self) -> tuple[str, ...]:
+        """The formats named in STREAM_APP_STATEMENT_LOG."""
+        return tuple(f.strip() for f in self.statement_log.split(",") if f.strip())
 
     def format_list(self) -> tuple[str, ...]:
         """The enabled output formats."""

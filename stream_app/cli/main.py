@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from stream_app import __version__
+from stream_app.cli.delivery import dead_letter_group, redeliver_command
 from stream_app.cli.dev import dev_command
 from stream_app.cli.registry import registry_command
 from stream_app.cli.transform import transform_command
@@ -19,6 +20,8 @@ def cli() -> None:
 cli.add_command(transform_command)
 cli.add_command(registry_command)
 cli.add_command(dev_command)
+cli.add_command(dead_letter_group)
+cli.add_command(redeliver_command)
 
 
 def main() -> None:

@@ -215,3 +215,10 @@ def load_routers(path: str | Path, env: Mapping[str, str] | None = None) -> list
     if duplicates:
         raise RoutersFileError(f"{path}: router name(s) used twice: {duplicates}")
     return routers
+
+
+def configured_routers(settings: Any) -> list[Router]:
+    """The routers of `settings.routers_file` (none when it is not set); errors stop start-up."""
+    if not settings.routers_file:
+        return []
+    return load_routers(settings.routers_file)
