@@ -23,7 +23,10 @@ from stream_app.tables.dimensions import (
     block_record,
     course_record,
     table_of,
+    team_record,
+    team_row,
     user_record,
+    username_of,
 )
 from stream_app.transforms.dimensions import Block, Course, Team, User
 
@@ -52,20 +55,15 @@ class MemoryLookup:
             self._courses.clear()
 
     def _apply_team(self, change: Change) -> None:
-        row = change.row or {}
-        team_id = row.get("team_id")
-        if team_id is None:
-            if change.op == "delete":
-                return  # a bare tombstone names only the numeric row id: nothing we index
-            raise TransformError("invalid_cdc", "missing_key:team_id")
-        if change.op == "delete":
-            self.teams.pop(str(team_id), None)
+        found = team_row(change)
+        if found is None:
             return
-        topic_id = row.get("topic_id")
-        if not isinstance(topic_id, str) or not topic_id:
-            raise TransformError("invalid_cdc", "teams_row")
-        course_id = row.get("course_id")
-        self.teams[str(team_id)] = Team(str(team_id), topic_id, course_id if isinstance(course_id, str) else None)
+        team_id, row = found
+        team = team_record(team_id, row)
+        if team is None:
+            self.teams.pop(team_id, None)
+        else:
+            self.teams[team_id] = team
 
     def load(self, records: Iterable[dict[str, Any]]) -> int:
         """Apply `{"topic", "key", "value"}` records in order; return how many were applied."""
@@ -115,10 +113,7 @@ class MemoryLookup:
             record = self.stores.users.get(str(int(user_id)))
         except (TypeError, ValueError, OverflowError):
             return None
-        if not record or not record.get("known"):
-            return None
-        username = record.get("username")
-        return username if isinstance(username, str) and username else None
+        return username_of(record)
 
     def team(self, team_id: str) -> Team | None:
         return self.teams.get(team_id)
