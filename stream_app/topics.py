@@ -22,8 +22,8 @@ ValueType = Literal["json", "avro", "raw"]
 
 REQUIRED = (
     "tracking", "cdc_auth_user", "cdc_auth_userprofile", "cdc_external_id", "cdc_external_id_type",
-    "cdc_course_overview", "cdc_course_blocks", "xapi", "caliper", "events_by_actor", "user_changes",
-    "waiting", "generated_external_ids", "dead_letter", "schemas", "retry", "delivery_status",
+    "cdc_course_overview", "cdc_course_blocks", "cdc_teams", "xapi", "caliper", "caliper11", "events_by_actor",
+    "user_changes", "waiting", "generated_external_ids", "dead_letter", "schemas", "retry", "delivery_status",
 )
 # Declarations whose name is a pattern, expanded per router and delay tier (one topic each).
 TEMPLATES = {"retry": ("{router}", "{tier}")}

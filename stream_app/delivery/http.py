@@ -38,6 +38,7 @@ import orjson
 from stream_app.delivery.outcome import CONNECTION_ERROR, TIMEOUT, Outcome, classify, excerpt
 from stream_app.delivery.routers import Router
 from stream_app.transforms.caliper.base import envelope
+from stream_app.transforms.caliper11.base import CONTEXT_V1P1 as CALIPER11_CONTEXT
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +118,11 @@ class Deliverer:
         return [await self._post_envelope(events)] * len(events)
 
     async def _post_envelope(self, events: list[dict[str, Any]]) -> Outcome:
-        return await self._request("POST", self.router.url, self.router.override(envelope(events, self.sensor)))
+        body = envelope(events, self.sensor)
+        if self.router.format == "caliper11":
+            # Caliper 1.1 events travel in a 1.1 envelope (openedx-caliper-tracking itself never enveloped).
+            body["dataVersion"] = CALIPER11_CONTEXT
+        return await self._request("POST", self.router.url, self.router.override(body))
 
     async def _request(self, method: str, url: str, payload: Any, params: Mapping[str, str] | None = None) -> Outcome:
         session = self._open()

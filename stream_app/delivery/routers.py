@@ -66,7 +66,7 @@ class Router:
     """One delivery destination."""
 
     name: str
-    format: Literal["xapi", "caliper"]
+    format: Literal["xapi", "caliper", "caliper11"]
     url: str
     auth: Auth = field(default_factory=Auth)
     match_params: Mapping[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
@@ -167,8 +167,9 @@ def _router(raw: Any, index: int, env: Mapping[str, str]) -> Router:
     if unknown:
         raise RoutersFileError(f"{where}: unknown field(s) {sorted(unknown)}")
     raw = _substitute(raw, where, env)
-    if raw.get("format") not in ("xapi", "caliper"):
-        raise RoutersFileError(f"{where}: field 'format' must be xapi or caliper, got {raw.get('format')!r}")
+    if raw.get("format") not in ("xapi", "caliper", "caliper11"):
+        raise RoutersFileError(f"{where}: field 'format' must be xapi, caliper or caliper11, "
+                               f"got {raw.get('format')!r}")
     url = raw.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise RoutersFileError(f"{where}: field 'url' must be an http(s) URL")

@@ -229,3 +229,14 @@ def test_graceful_restart_under_load_loses_nothing(stack: Stack, tmp_path: Path)
     got = stack.read("xapi", len(want), timeout=90, done=has_all(want))
     missing = set(by_id(want)) - set(by_id(statements(got, "statement")))
     assert not missing, web_json(port2, "/stream-app/health/")
+
+
+def test_caliper11_output_is_identical_to_the_transform_cli(stack: Stack, tmp_path: Path) -> None:
+    stack.env["STREAM_APP_FORMATS"] = "xapi,caliper,caliper11"
+    worker, port = stack.start_worker("w1")
+    load_users_then_events(stack, port)
+    want = cli_output("caliper11", CDC, EVENTS, tmp_path)
+    assert want, "the samples exercise Caliper 1.1"
+    got = stack.read("caliper11", len(want))
+    assert by_id(statements(got, "event")) == by_id(want)
+    assert {json.loads(r["event"])["@context"] for r in got} == {"http://purl.imsglobal.org/ctx/caliper/v1p1"}
