@@ -6,6 +6,7 @@ import click
 
 from stream_app import __version__
 from stream_app.cli.clickhouse import clickhouse_group
+from stream_app.cli.delivery import dead_letter_group, redeliver_command
 from stream_app.cli.dev import dev_command
 from stream_app.cli.registry import registry_command
 from stream_app.cli.transform import transform_command
@@ -21,6 +22,8 @@ cli.add_command(transform_command)
 cli.add_command(registry_command)
 cli.add_command(dev_command)
 cli.add_command(clickhouse_group)
+cli.add_command(dead_letter_group)
+cli.add_command(redeliver_command)
 
 
 def main() -> None:

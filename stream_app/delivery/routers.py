@@ -72,7 +72,7 @@ class Router:
     """One delivery destination."""
 
     name: str
-    format: Literal["xapi", "caliper"]
+    format: Literal["xapi", "caliper", "caliper11"]
     url: str
     auth: Auth = field(default_factory=Auth)
     match_params: Mapping[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
@@ -178,8 +178,9 @@ def _router(raw: Any, index: int, env: Mapping[str, str]) -> Router | ClickHouse
     if unknown:
         raise RoutersFileError(f"{where}: unknown field(s) {sorted(unknown)}")
     raw = _substitute(raw, where, env)
-    if raw.get("format") not in ("xapi", "caliper"):
-        raise RoutersFileError(f"{where}: field 'format' must be xapi or caliper, got {raw.get('format')!r}")
+    if raw.get("format") not in ("xapi", "caliper", "caliper11"):
+        raise RoutersFileError(f"{where}: field 'format' must be xapi, caliper or caliper11, "
+                               f"got {raw.get('format')!r}")
     url = raw.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise RoutersFileError(f"{where}: field 'url' must be an http(s) URL")
@@ -325,3 +326,17 @@ def _clickhouse_router(raw: dict[str, Any], name: str, where: str, env: Mapping[
         timeout=_duration(raw.get("timeout", "30s"), f"{where}: field 'timeout'"),
         retry_delays=tuple(_duration(d, f"{where}: field 'retry_delays[{i}]'") for i, d in enumerate(delays)),
     )
+
+
+def configured_routers(settings: Any) -> list[Router]:
+    """The routers of `settings.routers_file` (none when it is not set); errors stop start-up."""
+    if not settings.routers_file:
+        return []
+    return load_routers(settings.routers_file)
+
+
+def configured_clickhouse(settings: Any) -> list[ClickHouseRouter]:
+    """The ClickHouse sinks of `settings.routers_file` (none when it is not set)."""
+    if not settings.routers_file:
+        return []
+    return load_clickhouse_routers(settings.routers_file)
