@@ -127,7 +127,7 @@ def _dimension_agent(router: ClickHouseRouter, topic_key: str, object_name: str,
                      build: Callable[[list[tuple[Change, int | None]]], Rows]) -> None:
     async def write_dimension(stream: Any) -> None:
         async for batch in stream.take_events(router.batch_size, within=router.batch_max_wait):
-            changes = []
+            changes: list[tuple[Change, int | None]] = []
             for event in batch:
                 try:
                     change = decode(event.message.key, event.message.value)
