@@ -1,6 +1,6 @@
 # Two entry points, both self-installing on a fresh machine (Python 3.11+ and make are all they need):
 #   make run   — the embedded stack (broker, registry, worker) on the sample data, showing the statements
-#   make test  — lint, type checks and the whole test suite (what CI runs)
+#   make test  — lint, type checks and the whole test suite (what CI runs); installs the test LRS (Ralph) first
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,8 +12,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-.PHONY: install run test lint bench
+# Ralph (the test LRS) pins click, cachetools and httpx below our versions: it gets a virtualenv of its own.
+RALPH_VENV := .venv-ralph
+RALPH_STAMP := $(RALPH_VENV)/.installed
+
+$(RALPH_STAMP):
+	$(PY) -m venv $(RALPH_VENV)
+	$(RALPH_VENV)/bin/pip install --quiet --upgrade pip
+	$(RALPH_VENV)/bin/pip install --quiet 'ralph-malph[cli,lrs]==5.1.0' requests
+	touch $(RALPH_STAMP)
+
+.PHONY: install ralph run test lint bench
 install: $(STAMP)
+
+ralph: $(RALPH_STAMP)
 
 run: $(STAMP)
 	$(BIN)/stream-app dev
@@ -22,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check stream_app tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+test: lint $(RALPH_STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -15,9 +15,11 @@ from typing import Any
 import faust
 
 from stream_app.compat import faust_options
+from stream_app.delivery.routers import configured_clickhouse, configured_routers
 from stream_app.kafka import bootstrap_servers, ensure_topics
+from stream_app.logjson import logging_config
 from stream_app.settings import Settings, get_settings
-from stream_app.topics import TopicSpec, topics
+from stream_app.topics import TopicSpec, concrete, topics
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +31,12 @@ class StreamApp(faust.App):
 
     async def on_first_start(self) -> None:
         settings = self.stream_settings
+        routers = [(r.name, len(r.retry_delays)) for r in configured_routers(settings)]
+        routers += [(r.name, len(r.retry_delays)) for r in configured_clickhouse(settings)]
         created = await self.loop.run_in_executor(
             None,
             lambda: ensure_topics(
-                bootstrap_servers(settings.broker), topics().values(), settings.partitions,
+                bootstrap_servers(settings.broker), concrete(topics(), routers), settings.partitions,
                 settings.replication_factor,
             ),
         )
@@ -61,6 +65,9 @@ def build_app(settings: Settings | None = None) -> StreamApp:
         "stream_wait_empty": False,
     }
     options.update(faust_options(settings.broker_flavor))
+    config = logging_config(settings.log_format)
+    if config is not None:
+        options["logging_config"] = config
     app = StreamApp(settings.app_id, **options)
     app.stream_settings = settings
     return app

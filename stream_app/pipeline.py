@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from stream_app.codecs.records import caliper_record, xapi_actor_id, xapi_record
+from stream_app.codecs.records import caliper11_record, caliper_record, xapi_actor_id, xapi_record
 from stream_app.errors import MissingDimension, TransformError
 from stream_app.jsonio import dumps_str
 from stream_app.settings import Settings
@@ -30,7 +30,8 @@ JSON = dict[str, Any]
 def build_engine(settings: Settings) -> Engine:
     """The engine configured from worker settings (allow lists replace ERB's defaults when set)."""
     filters = {}
-    for fmt, entries in (("xapi", settings.xapi_allowed_events), ("caliper", settings.caliper_allowed_events)):
+    for fmt, entries in (("xapi", settings.xapi_allowed_events), ("caliper", settings.caliper_allowed_events),
+                         ("caliper11", settings.caliper11_allowed_events)):
         if entries.strip():
             filters[fmt] = EventFilter.parse(entries.split(","))
     return Engine(settings.transform_settings(), filters=filters)
@@ -72,7 +73,7 @@ def route(raw: bytes, engine: Engine, formats: tuple[str, ...], parse: Any = orj
     except TransformError as exc:
         return Route(reject=exc.reason)
     name = event["name"]
-    if not any(engine.handles(fmt, name) for fmt in formats):
+    if not any(engine.handles(fmt, engine.event_name(fmt, event)) for fmt in formats):
         return Route(name=name, skip="not_allowed")
     key = actor_key(Event(event))
     if key is None:
@@ -100,7 +101,11 @@ class Outcome:
 
 
 def _actor_id(fmt: str, item: JSON) -> str:
-    return xapi_actor_id(item["actor"]) if fmt == "xapi" else str(item["actor"]["id"])
+    if fmt == "xapi":
+        return xapi_actor_id(item["actor"])
+    actor = item.get("actor")
+    # A Caliper 1.1 passthrough (compatibility mode) is the raw edX event: its user is `username`.
+    return str(actor["id"]) if isinstance(actor, dict) else str(item.get("username") or "")
 
 
 def process(raw: bytes, engine: Engine, lookup: Lookup, formats: tuple[str, ...]) -> Outcome:
@@ -119,7 +124,7 @@ def process(raw: bytes, engine: Engine, lookup: Lookup, formats: tuple[str, ...]
     org: str | None = None
     org_read = False
     for fmt in formats:
-        if not engine.handles(fmt, name):
+        if not engine.handles(fmt, engine.event_name(fmt, event)):
             continue
         try:
             items = engine.transform(fmt, event, lookup)
@@ -132,7 +137,7 @@ def process(raw: bytes, engine: Engine, lookup: Lookup, formats: tuple[str, ...]
         if not org_read:  # one table read per event, not per format
             course = lookup.course(course_id) if course_id else None
             org, org_read = (course.org if course else None), True
-        build = xapi_record if fmt == "xapi" else caliper_record
+        build = xapi_record if fmt == "xapi" else caliper_record if fmt == "caliper" else caliper11_record
         for item in items:
             outcome.outputs.append((fmt, _actor_id(fmt, item), build(item, name, course_id, org)))
     return outcome

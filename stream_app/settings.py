@@ -55,7 +55,13 @@ class Settings(BaseSettings):
     caliper_sensor_id: str = ""
     xapi_allowed_events: str = ""
     caliper_allowed_events: str = ""
+    caliper11_allowed_events: str = ""
+    # Enabled output formats; caliper11 (openedx-caliper-tracking parity) is opt-in.
     formats: str = "xapi,caliper"
+    # Caliper 1.1: copy username, IP and user agent into the output as openedx-caliper-tracking did.
+    caliper11_personal_data: bool = True
+    # Caliper 1.1: send CT's raw-event "passthrough" for grading events without a referer (else reject).
+    caliper11_passthrough: bool = False
     tracking_format: Literal["json", "event-bus-avro"] = "json"
     external_id_namespace: uuid.UUID = DEFAULT_ID_NAMESPACE
     generate_external_ids: bool = True
@@ -66,6 +72,10 @@ class Settings(BaseSettings):
     table_standby_replicas: int = 1
 
     routers_file: str = ""
+    # Formats whose delivered statements are logged one per line (ERB's xapi_tracking / caliper_tracking).
+    statement_log: str = ""
+    # text (Faust's default) or json (one JSON object per line, with event name, partition and offset fields).
+    log_format: Literal["text", "json"] = "text"
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_user: str = ""
@@ -88,11 +98,21 @@ class Settings(BaseSettings):
             mbox_sha1sum_form=self.mbox_sha1sum_form,
             version_string=self.transformer_version,
             sensor_id=self.caliper_sensor_id or None,
+            caliper11_personal_data=self.caliper11_personal_data,
+            caliper11_passthrough=self.caliper11_passthrough,
         )
+
+    def statement_log_formats(self) -> tuple[str, ...]:
+        """The formats named in STREAM_APP_STATEMENT_LOG."""
+        return tuple(f.strip() for f in self.statement_log.split(",") if f.strip())
 
     def format_list(self) -> tuple[str, ...]:
         """The enabled output formats."""
-        return tuple(f.strip() for f in self.formats.split(",") if f.strip())
+        formats = tuple(f.strip() for f in self.formats.split(",") if f.strip())
+        unknown = sorted(set(formats) - {"xapi", "caliper", "caliper11"})
+        if unknown:
+            raise ValueError(f"STREAM_APP_FORMATS: unknown format(s) {unknown}; use xapi, caliper, caliper11")
+        return formats
 
 
 @lru_cache(maxsize=1)

@@ -8,7 +8,8 @@ declaration stop start-up with a message naming the topic and field.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from collections.abc import Iterable
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -21,9 +22,11 @@ ValueType = Literal["json", "avro", "raw"]
 
 REQUIRED = (
     "tracking", "cdc_auth_user", "cdc_auth_userprofile", "cdc_external_id", "cdc_external_id_type",
-    "cdc_course_overview", "cdc_course_blocks", "xapi", "caliper", "events_by_actor", "user_changes",
-    "waiting", "generated_external_ids", "dead_letter", "schemas",
+    "cdc_course_overview", "cdc_course_blocks", "cdc_teams", "xapi", "caliper", "caliper11", "events_by_actor",
+    "user_changes", "waiting", "generated_external_ids", "dead_letter", "schemas", "retry", "delivery_status",
 )
+# Declarations whose name is a pattern, expanded per router and delay tier (one topic each).
+TEMPLATES = {"retry": ("{router}", "{tier}")}
 
 
 class TopicsFileError(ValueError):
@@ -75,11 +78,29 @@ def load_topics(path: str | Path | None = None) -> dict[str, TopicSpec]:
     missing = [key for key in REQUIRED if key not in specs]
     if missing:
         raise TopicsFileError(f"{path}: missing topic declaration(s) {missing}")
+    for key, fields_ in TEMPLATES.items():
+        missing_fields = [f for f in fields_ if f not in specs[key].name]
+        if missing_fields:
+            raise TopicsFileError(f"topic {key!r}: field 'name' must contain {' and '.join(missing_fields)}")
     names = [s.name for s in specs.values()]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise TopicsFileError(f"{path}: topic name(s) declared twice: {duplicates}")
     return specs
+
+
+def retry_topic(specs: dict[str, TopicSpec], router: str, tier: int) -> TopicSpec:
+    """The retry topic of one router and delay tier (1 = the first delay)."""
+    template = specs["retry"]
+    return replace(template, key=f"retry:{router}:{tier}", name=template.name.format(router=router, tier=tier))
+
+
+def concrete(specs: dict[str, TopicSpec], routers: Iterable[tuple[str, int]] = ()) -> list[TopicSpec]:
+    """Every topic to create: the plain declarations plus each (router, tiers) pair's retry topics."""
+    out = [spec for key, spec in specs.items() if key not in TEMPLATES]
+    for router, tiers in routers:
+        out.extend(retry_topic(specs, router, tier) for tier in range(1, tiers + 1))
+    return out
 
 
 @lru_cache(maxsize=1)

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from stream_app.agents.common import COUNTS, SETTINGS
+from stream_app.agents.stats import STATS
 from stream_app.application import app
+from stream_app.metrics import REGISTRY, WorkerCollector, render
 from stream_app.tables.stream import TABLES, blocks, courses, usernames, users
 
 PERSONAL = ("email", "name")
@@ -28,6 +30,22 @@ def mask(record: Any) -> Any:
 async def health(web: Any, request: Any) -> Any:
     """Liveness and a few counters."""
     return web.json({"status": "ok", "app": SETTINGS.app_id, "counts": dict(COUNTS)})
+
+
+REGISTRY.register(WorkerCollector(COUNTS, STATS, lambda: getattr(app, "_consumer", None)))
+
+
+@app.page("/metrics")
+async def metrics(web: Any, request: Any) -> Any:
+    """Prometheus metrics (text exposition format)."""
+    # aiohttp refuses parameters in content_type; Prometheus reads plain text as format 0.0.4.
+    return web.bytes(render(), content_type="text/plain")
+
+
+@app.page("/stream-app/routers/")
+async def routers(web: Any, request: Any) -> Any:
+    """Per router on this worker: delivered, retrying, dead-lettered and filtered counts, last success and error."""
+    return web.json({name: stats.as_dict() for name, stats in sorted(STATS.items())})
 
 
 @app.page("/stream-app/tables/")

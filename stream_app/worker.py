@@ -9,5 +9,12 @@ from __future__ import annotations
 from stream_app import web  # noqa: F401  (imported to register the pages)
 from stream_app.agents import cdc, tracking, waiting  # noqa: F401  (imported to register the agents)
 from stream_app.application import app
+from stream_app.delivery.routers import RoutersFileError
+
+try:
+    from stream_app.agents import alerts, clickhouse, delivery  # noqa: F401  (agents per router and retry tier)
+except RoutersFileError as exc:
+    # An invalid routers file stops the worker with one line naming the router and field.
+    raise SystemExit(f"stream_app: invalid routers file: {exc}") from None
 
 __all__ = ["app"]

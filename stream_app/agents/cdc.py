@@ -22,10 +22,12 @@ from stream_app.tables.dimensions import (
     block_row,
     course_row,
     external_id_type_row,
+    team_row,
     user_key_of,
+    username_of,
     username_updates,
 )
-from stream_app.tables.stream import blocks, courses, external_id_types, usernames, users
+from stream_app.tables.stream import blocks, courses, external_id_types, teams, user_names, usernames, users
 
 CDC_TOPICS = {
     "cdc_auth_user": "auth_user",
@@ -34,6 +36,7 @@ CDC_TOPICS = {
     "cdc_external_id_type": "external_user_ids_externalidtype",
     "cdc_course_overview": "course_overviews_courseoverview",
     "cdc_course_blocks": "course_blocks",
+    "cdc_teams": "teams_courseteam",
 }
 user_changes = topic("user_changes")
 
@@ -57,6 +60,10 @@ def _apply(table: str, change: Change) -> None:
         _put(courses, *course_row(change))
     elif table == "course_blocks":
         _put(blocks, *block_row(change))
+    elif table == "teams_courseteam":
+        found = team_row(change)
+        if found is not None:
+            _put(teams, *found)
 
 
 def _make_cdc_agent(topic_key: str, table: str) -> None:
@@ -93,5 +100,7 @@ async def update_users(stream: Any) -> None:
             COUNTS[f"users:{body['table']}"] += 1
             for username, record in username_updates(old, new):
                 _put(usernames, username, None if record is None else user_id)
+            if username_of(old) != username_of(new):
+                _put(user_names, user_id, username_of(new))
         except (TransformError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
             dead_letter("users", getattr(exc, "reason", type(exc).__name__), message)

@@ -13,13 +13,14 @@ from typing import Any
 from stream_app import deadletter
 from stream_app.application import app, topic
 from stream_app.pipeline import build_engine
+from stream_app.topics import topics
 
 log = logging.getLogger("stream_app.agents")
 
 SETTINGS = app.stream_settings
 ENGINE = build_engine(SETTINGS)
 FORMATS = SETTINGS.format_list()
-# Process-wide counters shown by the web views (Prometheus metrics come with the operations issue).
+# Process-wide counters shown by the web views and translated into Prometheus metrics (stream_app.metrics).
 COUNTS: Counter[str] = Counter()
 
 dead_letter_topic = topic("dead_letter")
@@ -39,7 +40,14 @@ def dead_letter(stage: str, reason: str, message: Any | None = None, value: byte
         value=value if value is not None else getattr(message, "value", None),
         **extra,
     )
-    log.warning("dead-letter stage=%s reason=%s topic=%s partition=%s offset=%s", stage, reason,
-                getattr(message, "topic", None), getattr(message, "partition", None),
-                getattr(message, "offset", None))
+    where = {"topic": getattr(message, "topic", None), "partition": getattr(message, "partition", None),
+             "offset": getattr(message, "offset", None)}
+    if where["topic"] is None:
+        # Records of the event path name the tracking partition and offset they came from.
+        where = {"topic": topics()["tracking"].name, "partition": extra.get("source_topic_partition"),
+                 "offset": extra.get("source_offset")}
+    event_name = extra.get("event_name")
+    log.warning("dead-letter stage=%s reason=%s event=%s topic=%s partition=%s offset=%s", stage, reason,
+                event_name, where["topic"], where["partition"], where["offset"],
+                extra={"stage": stage, "reason": reason, "event_name": event_name, **where})
     dead_letter_topic.send_soon(key=None, value=body)

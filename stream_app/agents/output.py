@@ -22,6 +22,7 @@ from stream_app.kafka import bootstrap_servers
 from stream_app.settings import Settings
 
 log = logging.getLogger(__name__)
+Headers = list[tuple[str, str | bytes | None]] | dict[str, str | bytes | None] | None
 
 
 class OutputProducer:
@@ -36,20 +37,20 @@ class OutputProducer:
             "queue.buffering.max.messages": 500_000,
             "message.timeout.ms": 120_000,
         })
-        self._failed: list[tuple[str, bytes | None, bytes]] = []
+        self._failed: list[tuple[str, bytes | None, bytes, Headers]] = []
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
             log.warning("output record to %s not stored (%s): producing it again", message.topic(), error)
             value = message.value()
             if value is not None:
-                self._failed.append((message.topic() or "", message.key(), value))
+                self._failed.append((message.topic() or "", message.key(), value, message.headers()))
 
-    def produce(self, topic: str, key: bytes | None, value: bytes) -> None:
+    def produce(self, topic: str, key: bytes | None, value: bytes, headers: Headers = None) -> None:
         """Queue one record (waits for queue space when the local buffer is full)."""
         while True:
             try:
-                self._producer.produce(topic, key=key, value=value, on_delivery=self._on_delivery)
+                self._producer.produce(topic, key=key, value=value, headers=headers, on_delivery=self._on_delivery)
                 return
             except BufferError:
                 self._producer.poll(0.05)
@@ -63,8 +64,8 @@ class OutputProducer:
             if not self._failed:
                 return
             failed, self._failed = self._failed, []
-            for topic, key, value in failed:
-                self.produce(topic, key, value)
+            for topic, key, value, headers in failed:
+                self.produce(topic, key, value, headers)
 
     async def flush(self) -> None:
         """Return once every queued record is stored (re-producing failed ones)."""

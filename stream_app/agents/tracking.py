@@ -22,6 +22,7 @@ from stream_app.agents.common import COUNTS, ENGINE, FORMATS, SETTINGS, dead_let
 from stream_app.agents.output import OutputProducer
 from stream_app.application import app, topic
 from stream_app.codecs.avro import AvroEncoder, registry_client
+from stream_app.delivery.chain import EVENT_HEADER
 from stream_app.kafka import partition_for
 from stream_app.pipeline import AvroTracking, process, route
 from stream_app.tables.stream import TableLookup, is_user_id, routing_key, users
@@ -83,6 +84,7 @@ async def route_events(stream: Any) -> None:
                 COUNTS["tracking:tombstone"] += 1
                 continue
             result = route(message.value, ENGINE, FORMATS, PARSE)
+            COUNTS[f"in:{result.name}"] += 1
             if result.reject:
                 dead_letter("parse", result.reject, message, event_name=result.name)
             elif result.skip:
@@ -149,8 +151,10 @@ async def enrich_events(stream: Any) -> None:
                     continue
                 if LOOKUP.generated:
                     _store_generated(entry[0])
+                # The original event travels with each record, for the routers' match_params.
+                headers = [(EVENT_HEADER, raw)]
                 for fmt, actor_id, record in outcome.outputs:
-                    OUTPUT.produce(OUTPUT_TOPICS[fmt], actor_id.encode("utf-8"), ENCODERS.encode(fmt, record))
+                    OUTPUT.produce(OUTPUT_TOPICS[fmt], actor_id.encode("utf-8"), ENCODERS.encode(fmt, record), headers)
                     COUNTS[f"out:{fmt}"] += 1
                 for fmt, reason in outcome.rejects:
                     dead_letter("transform", reason, value=raw, event_name=outcome.name, format=fmt,

@@ -21,7 +21,7 @@ from stream_app.codecs.avro import AvroDecoder, registry_client
 from stream_app.devstack import seed
 from stream_app.devstack.processes import Proc, free_port, start_broker, start_registry, start_worker, worker_env
 from stream_app.kafka import ensure_topics
-from stream_app.topics import topics
+from stream_app.topics import concrete, topics
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,7 +75,7 @@ def dev_command(cdc: str, events: str, data_dir: str, broker_port: int | None, r
         registry, registry_url = start_registry(logs, bootstrap, registry_port)
         procs.append(registry)
         click.echo(f"registry    {registry_url} (development stand-in)", err=True)
-        ensure_topics(bootstrap, topics().values(), 4, 1)
+        ensure_topics(bootstrap, concrete(topics()), 4, 1)
         producer = seed.producer(bootstrap, "tansu")
         cdc_count = seed.produce_cdc(producer, (orjson.loads(line) for line in Path(cdc).read_bytes().splitlines()
                                                 if line.strip()))

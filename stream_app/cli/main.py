@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from stream_app import __version__
+from stream_app.cli.clickhouse import clickhouse_group
+from stream_app.cli.delivery import dead_letter_group, redeliver_command
 from stream_app.cli.dev import dev_command
 from stream_app.cli.lag import lag_command
 from stream_app.cli.load import load_command
@@ -27,6 +29,9 @@ cli.add_command(load_command)
 cli.add_command(replay_command)
 cli.add_command(loadgen_command)
 cli.add_command(lag_command)
+cli.add_command(clickhouse_group)
+cli.add_command(dead_letter_group)
+cli.add_command(redeliver_command)
 
 
 def main() -> None:

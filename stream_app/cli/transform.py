@@ -1,7 +1,8 @@
 """`stream-app transform`: the file-to-file transformation contract of ARCHITECTURE.md.
 
 Reads JSONL tracking events (plain or gzip), enriches them from an optional CDC
-seed, and writes one statement (xAPI) or one bare event (Caliper) per line —
+seed, and writes one statement (xAPI) or one bare event (Caliper 1.2, or
+Caliper 1.1 with openedx-caliper-tracking's profile: `caliper11`) per line —
 or, with `--explain`, one line per input event saying what became of it. A
 summary (events read, statements written, rejects by reason) always goes to
 stderr, and a progress bar too when stderr is a terminal.
@@ -21,7 +22,7 @@ from stream_app.errors import TransformError
 from stream_app.jsonio import dumps
 from stream_app.tables.memory import MemoryLookup
 from stream_app.transforms import Engine, TransformSettings
-from stream_app.transforms.engine import TransformResult
+from stream_app.transforms.engine import FORMATS, TransformResult
 from stream_app.transforms.filters import EventFilter
 from stream_app.transforms.settings import DEFAULT_LMS_ROOT_URL, DEFAULT_VERSION_STRING
 
@@ -48,7 +49,8 @@ def _summary(read: int, written: int, rejects: Counter[str], skipped: int) -> st
 
 
 @click.command("transform")
-@click.option("--format", "fmt", type=click.Choice(["xapi", "caliper"]), required=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), required=True,
+              help="Output format: xapi, caliper (1.2, ERB's) or caliper11 (1.1, openedx-caliper-tracking's).")
 @click.option("--cdc", "cdc", type=click.Path(dir_okay=False), help="JSONL CDC seed: {topic, key, value} records.")
 @click.option("--input", "input_path", default="-", show_default=True,
               help="JSONL tracking events (gzip ok); - is stdin.")
@@ -62,15 +64,23 @@ def _summary(read: int, written: int, rejects: Counter[str], skipped: int) -> st
 @click.option("--version-string", default=DEFAULT_VERSION_STRING, show_default=True,
               help="Transformer-version value, e.g. event-routing-backends@10.0.0 for parity runs.")
 @click.option("--sensor-id", default=None, help="Caliper sensor id (default: the LMS root URL).")
+@click.option("--caliper11-personal-data/--no-caliper11-personal-data", default=True, show_default=True,
+              help="caliper11: copy username, IP and user agent into the output as openedx-caliper-tracking does.")
+@click.option("--caliper11-passthrough", is_flag=True,
+              help="caliper11: send grading events without a referer on raw with id null (CT's behaviour) "
+                   "instead of rejecting them.")
 @click.option("--allow", "allow", multiple=True,
               help="Replace the allow list: event names, or re:<regex> for whole-name patterns (repeatable).")
 def transform_command(
     fmt: str, cdc: str | None, input_path: str, output_path: str, explain: bool, lms_root_url: str, ifi: Any,
-    mbox_sha1sum_form: Any, version_string: str, sensor_id: str | None, allow: tuple[str, ...],
+    mbox_sha1sum_form: Any, version_string: str, sensor_id: str | None, caliper11_personal_data: bool,
+    caliper11_passthrough: bool, allow: tuple[str, ...],
 ) -> None:
     """Transform tracking events into xAPI statements or Caliper events."""
     settings = TransformSettings(lms_root_url=lms_root_url, ifi=ifi, mbox_sha1sum_form=mbox_sha1sum_form,
-                                 version_string=version_string, sensor_id=sensor_id)
+                                 version_string=version_string, sensor_id=sensor_id,
+                                 caliper11_personal_data=caliper11_personal_data,
+                                 caliper11_passthrough=caliper11_passthrough)
     try:
         filters = {fmt: EventFilter.parse(allow)} if allow else None
     except ValueError as exc:

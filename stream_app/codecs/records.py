@@ -73,3 +73,26 @@ def caliper_record(event: JSON, event_name: str, course_id: str | None, org: str
         "event_name": event_name,
         "event": dumps_str(event),
     }
+
+
+def caliper11_record(event: JSON, event_name: str, course_id: str | None, org: str | None) -> JSON:
+    """The `CaliperEvent` record of a Caliper 1.1 event (the same fields as 1.2's).
+
+    A passthrough (openedx-caliper-tracking's raw edX event, sent only in its compatibility
+    mode) has no Caliper fields: the record takes its user and time from the edX event.
+    """
+    if "actor" in event and "eventTime" in event:
+        return caliper_record(event, event_name, course_id, org)
+    when = str(event.get("time") or event.get("timestamp") or "1970-01-01T00:00:00+00:00")
+    return {
+        "event_id": str(event.get("id") or ""),
+        "type": "passthrough",
+        "action": "",
+        "actor_id": str(event.get("username") or ""),
+        "object_id": "",
+        "course_id": course_id,
+        "org": org if org is not None else course_org(course_id),
+        "event_time": _micros(when.replace("Z", "+00:00")),
+        "event_name": event_name,
+        "event": dumps_str(event),
+    }

@@ -11,6 +11,12 @@ original event; every key must match (AND), any pattern of a list may match
 (OR); a match is an unanchored `re.search`; a value that is not a string never
 matches. `override_args` is a shallow update of the statement (xAPI) or the
 envelope (Caliper) root.
+
+An entry with `type: clickhouse` is a ClickHouse sink compatible with Open edX
+Aspects (`ClickHouseRouter`, used by `stream_app.sinks.clickhouse`); the default
+type, `http`, is the LRS/Caliper router above. `load_routers` returns only the
+HTTP routers and `load_clickhouse_routers` only the sinks, so each delivery path
+sees just its own kind while names stay unique across the whole file.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # `${VAR}` is not valid inside a YAML flow mapping (`{password: ${X}}`), yet the contract's example uses it:
 # references become plain tokens before parsing and are resolved in the parsed values.
 _TOKEN = re.compile(r"__stream_app_env__([A-Za-z_][A-Za-z0-9_]*)__")
-_KEYS = {"name", "format", "url", "auth", "match_params", "override_args", "headers", "batch", "timeout",
+_KEYS = {"name", "type", "format", "url", "auth", "match_params", "override_args", "headers", "batch", "timeout",
          "retry_delays"}
 
 
@@ -66,7 +72,7 @@ class Router:
     """One delivery destination."""
 
     name: str
-    format: Literal["xapi", "caliper"]
+    format: Literal["xapi", "caliper", "caliper11"]
     url: str
     auth: Auth = field(default_factory=Auth)
     match_params: Mapping[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
@@ -155,7 +161,7 @@ def _auth(raw: Any, where: str) -> Auth:
     return Auth()
 
 
-def _router(raw: Any, index: int, env: Mapping[str, str]) -> Router:
+def _router(raw: Any, index: int, env: Mapping[str, str]) -> Router | ClickHouseRouter:
     label = f"router #{index + 1}"
     if not isinstance(raw, dict):
         raise RoutersFileError(f"{label}: expected a mapping")
@@ -163,12 +169,18 @@ def _router(raw: Any, index: int, env: Mapping[str, str]) -> Router:
     if not isinstance(name, str) or not _NAME.match(name):
         raise RoutersFileError(f"{label}: field 'name' must match [a-z0-9-]+, got {name!r}")
     where = f"router {name!r}"
+    kind = raw.get("type", "http")
+    if kind == "clickhouse":
+        return _clickhouse_router(raw, name, where, env)
+    if kind != "http":
+        raise RoutersFileError(f"{where}: field 'type' must be http or clickhouse, got {kind!r}")
     unknown = set(raw) - _KEYS
     if unknown:
         raise RoutersFileError(f"{where}: unknown field(s) {sorted(unknown)}")
     raw = _substitute(raw, where, env)
-    if raw.get("format") not in ("xapi", "caliper"):
-        raise RoutersFileError(f"{where}: field 'format' must be xapi or caliper, got {raw.get('format')!r}")
+    if raw.get("format") not in ("xapi", "caliper", "caliper11"):
+        raise RoutersFileError(f"{where}: field 'format' must be xapi, caliper or caliper11, "
+                               f"got {raw.get('format')!r}")
     url = raw.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise RoutersFileError(f"{where}: field 'url' must be an http(s) URL")
@@ -199,8 +211,8 @@ def _router(raw: Any, index: int, env: Mapping[str, str]) -> Router:
     )
 
 
-def load_routers(path: str | Path, env: Mapping[str, str] | None = None) -> list[Router]:
-    """Parse and validate a routers file; raises RoutersFileError naming the router and field."""
+def load_all_routers(path: str | Path, env: Mapping[str, str] | None = None) -> list[Router | ClickHouseRouter]:
+    """Parse and validate every entry of a routers file; raises RoutersFileError naming the router and field."""
     env = os.environ if env is None else env
     try:
         text = _VAR.sub(lambda m: f"__stream_app_env__{m.group(1)}__", Path(path).read_text())
@@ -209,9 +221,122 @@ def load_routers(path: str | Path, env: Mapping[str, str] | None = None) -> list
         raise RoutersFileError(f"{path}: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("routers"), list):
         raise RoutersFileError(f"{path}: expected a top-level 'routers' list")
-    routers = [_router(raw, i, env) for i, raw in enumerate(data["routers"])]
+    routers: list[Router | ClickHouseRouter] = [_router(raw, i, env) for i, raw in enumerate(data["routers"])]
     names = [r.name for r in routers]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise RoutersFileError(f"{path}: router name(s) used twice: {duplicates}")
     return routers
+
+
+def load_routers(path: str | Path, env: Mapping[str, str] | None = None) -> list[Router]:
+    """The HTTP routers (LRS, Caliper endpoints) of a validated routers file."""
+    return [r for r in load_all_routers(path, env) if isinstance(r, Router)]
+
+
+def load_clickhouse_routers(path: str | Path, env: Mapping[str, str] | None = None) -> list[ClickHouseRouter]:
+    """The ClickHouse sinks (`type: clickhouse`) of a validated routers file."""
+    return [r for r in load_all_routers(path, env) if isinstance(r, ClickHouseRouter)]
+
+
+# -- type: clickhouse ---------------------------------------------------------------------------
+CLICKHOUSE_OBJECTS = ("statements", "course_overviews", "course_blocks", "user_profile", "external_id",
+                      "course_enrollment")
+# Aspects' EVENT_SINK_CLICKHOUSE_PII_MODELS: sent only when the operator opts in with `pii: true`.
+PII_OBJECTS = ("user_profile", "external_id")
+_CH_KEYS = {"name", "type", "url", "databases", "username", "password", "batch", "objects", "pii", "timeout",
+            "retry_delays"}
+
+
+@dataclass(frozen=True)
+class ClickHouseRouter:
+    """A ClickHouse sink for Aspects: `http(s)://` server (clickhouse-connect) or `chdb://PATH` (embedded)."""
+
+    name: str
+    url: str
+    databases: Mapping[str, str] = field(default_factory=lambda: {"xapi": "xapi", "event_sink": "event_sink"})
+    username: str = "default"
+    password: SecretStr | None = None
+    # ClickHouse wants few, large inserts (>= 1,000 rows, or <= 1 insert/s): flush at 10,000 rows or 1 s.
+    batch_size: int = 10_000
+    batch_max_wait: float = 1.0
+    objects: tuple[str, ...] = ("statements", "course_overviews", "course_blocks", "course_enrollment")
+    pii: bool = False
+    timeout: float = 30.0
+    retry_delays: tuple[float, ...] = (30.0, 300.0, 1800.0)
+    type: Literal["clickhouse"] = "clickhouse"
+
+    @property
+    def chdb_path(self) -> str | None:
+        """The embedded database directory for a `chdb://PATH` URL, else None."""
+        return self.url[len("chdb://"):] if self.url.startswith("chdb://") else None
+
+
+def _clickhouse_router(raw: dict[str, Any], name: str, where: str, env: Mapping[str, str]) -> ClickHouseRouter:
+    unknown = set(raw) - _CH_KEYS
+    if unknown:
+        raise RoutersFileError(f"{where}: unknown field(s) {sorted(unknown)} for type clickhouse")
+    raw = _substitute(raw, where, env)
+    url = raw.get("url")
+    if not isinstance(url, str) or not (url.startswith(("http://", "https://")) or len(url) > len("chdb://")
+                                        and url.startswith("chdb://")):
+        raise RoutersFileError(f"{where}: field 'url' must be an http(s) URL or chdb://PATH, got {url!r}")
+    databases = {"xapi": "xapi", "event_sink": "event_sink"}
+    given = raw.get("databases") or {}
+    if not isinstance(given, dict) or set(given) - set(databases):
+        raise RoutersFileError(f"{where}: field 'databases' must be a mapping with keys xapi and event_sink")
+    for key, value in given.items():
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise RoutersFileError(f"{where}: field 'databases.{key}' must be a database name, got {value!r}")
+        databases[key] = value
+    pii = raw.get("pii", False)
+    if not isinstance(pii, bool):
+        raise RoutersFileError(f"{where}: field 'pii' must be true or false")
+    objects = raw.get("objects")
+    if objects is None:
+        objects = [o for o in CLICKHOUSE_OBJECTS if pii or o not in PII_OBJECTS]
+    if not isinstance(objects, list) or not objects or any(o not in CLICKHOUSE_OBJECTS for o in objects):
+        raise RoutersFileError(f"{where}: field 'objects' must be a non-empty list of {', '.join(CLICKHOUSE_OBJECTS)}")
+    personal = sorted(set(objects) & set(PII_OBJECTS))
+    if personal and not pii:
+        raise RoutersFileError(f"{where}: field 'objects' lists personal data {personal}: set 'pii: true' to send it")
+    batch = raw.get("batch") or {}
+    if not isinstance(batch, dict):
+        raise RoutersFileError(f"{where}: field 'batch' must be a mapping with size and max_wait")
+    size = batch.get("size", 10_000)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise RoutersFileError(f"{where}: field 'batch.size' must be a positive integer")
+    delays = raw.get("retry_delays", ["30s", "5m", "30m"])
+    if not isinstance(delays, list):
+        raise RoutersFileError(f"{where}: field 'retry_delays' must be a list of durations")
+    username = raw.get("username", "default")
+    if not isinstance(username, str) or not username:
+        raise RoutersFileError(f"{where}: field 'username' must be a non-empty string")
+    password = raw.get("password")
+    return ClickHouseRouter(
+        name=name,
+        url=url,
+        databases=databases,
+        username=username,
+        password=None if password is None else SecretStr(str(password)),
+        batch_size=size,
+        batch_max_wait=_duration(batch.get("max_wait", "1s"), f"{where}: field 'batch.max_wait'"),
+        objects=tuple(dict.fromkeys(objects)),
+        pii=pii,
+        timeout=_duration(raw.get("timeout", "30s"), f"{where}: field 'timeout'"),
+        retry_delays=tuple(_duration(d, f"{where}: field 'retry_delays[{i}]'") for i, d in enumerate(delays)),
+    )
+
+
+def configured_routers(settings: Any) -> list[Router]:
+    """The routers of `settings.routers_file` (none when it is not set); errors stop start-up."""
+    if not settings.routers_file:
+        return []
+    return load_routers(settings.routers_file)
+
+
+def configured_clickhouse(settings: Any) -> list[ClickHouseRouter]:
+    """The ClickHouse sinks of `settings.routers_file` (none when it is not set)."""
+    if not settings.routers_file:
+        return []
+    return load_clickhouse_routers(settings.routers_file)

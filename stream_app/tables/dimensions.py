@@ -19,7 +19,7 @@ from typing import Any
 
 from stream_app.errors import TransformError
 from stream_app.tables.cdc import Change
-from stream_app.transforms.dimensions import Block, Course, User
+from stream_app.transforms.dimensions import Block, Course, Team, User
 
 Store = MutableMapping[str, Any]
 JSON = dict[str, Any]
@@ -164,6 +164,42 @@ def external_id_type_row(change: Change) -> tuple[str, str | None]:
     """(type id, type name or None for a delete)."""
     type_id = row_key(change, "id")
     return type_id, None if change.op == "delete" else (change.row or {}).get("name")
+
+
+def team_row(change: Change) -> tuple[str, JSON | None] | None:
+    """A teams_courseteam change as (team_id, row or None to delete); None when it names no team_id.
+
+    The table's primary key is a numeric id, but Caliper 1.1 looks teams up by `team_id`: a bare
+    tombstone (key only) cannot be mapped and changes nothing; Debezium's delete carries `before`.
+    """
+    row = change.row or {}
+    team_id = row.get("team_id")
+    if team_id is None:
+        if change.op == "delete":
+            return None
+        raise TransformError("invalid_cdc", "missing_key:team_id")
+    if change.op == "delete":
+        return str(team_id), None
+    topic_id = row.get("topic_id")
+    if not isinstance(topic_id, str) or not topic_id:
+        raise TransformError("invalid_cdc", "teams_row")
+    course_id = row.get("course_id")
+    return str(team_id), {"topic_id": topic_id, "course_id": course_id if isinstance(course_id, str) else None}
+
+
+def team_record(team_id: str, row: Mapping[str, Any] | None) -> Team | None:
+    """The Team of a stored teams row."""
+    if not row:
+        return None
+    return Team(team_id, str(row["topic_id"]), row.get("course_id"))
+
+
+def username_of(record: JSON | None) -> str | None:
+    """The username of a known user record (for the id → username index)."""
+    if not record or not record.get("known"):
+        return None
+    username = record.get("username")
+    return username if isinstance(username, str) and username else None
 
 
 def course_record(course_id: str, row: Mapping[str, Any] | None) -> Course | None:

@@ -2,7 +2,9 @@
 
 It reads the same `{"topic", "key", "value"}` records the worker's tables are
 fed with (applied in order: last write wins, deletes remove), so a seed file
-checked with `stream-app transform --cdc` behaves as the worker would.
+checked with `stream-app transform --cdc` behaves as the worker would. Course
+teams (`teams_courseteam`, needed only by Caliper 1.1 team URLs) are kept here
+by `team_id`, since the shared dimension stores do not carry them.
 """
 
 from __future__ import annotations
@@ -14,16 +16,21 @@ from typing import Any
 import orjson
 
 from stream_app.errors import TransformError
-from stream_app.tables.cdc import decode
+from stream_app.tables.cdc import Change, decode
 from stream_app.tables.dimensions import (
     DEFAULT_ID_NAMESPACE,
     DimensionStores,
     block_record,
     course_record,
     table_of,
+    team_record,
+    team_row,
     user_record,
+    username_of,
 )
-from stream_app.transforms.dimensions import Block, Course, User
+from stream_app.transforms.dimensions import Block, Course, Team, User
+
+TEAMS_TABLE = "teams_courseteam"
 
 
 class MemoryLookup:
@@ -35,14 +42,28 @@ class MemoryLookup:
         # Resolved users by lookup key; any CDC change clears it (changes are rare next to events).
         self._users: dict[str | int, User | None] = {}
         self._courses: dict[str, Course | None] = {}
+        self.teams: dict[str, Team] = {}
 
     def apply(self, topic: str, key: Any, value: Any) -> None:
         """Apply one CDC record; raises TransformError for an unknown table or a malformed record."""
         change = decode(key, value)
-        if change is not None:
+        if change is not None and table_of(topic) == TEAMS_TABLE:
+            self._apply_team(change)
+        elif change is not None:
             self.stores.apply(table_of(topic), change)
             self._users.clear()
             self._courses.clear()
+
+    def _apply_team(self, change: Change) -> None:
+        found = team_row(change)
+        if found is None:
+            return
+        team_id, row = found
+        team = team_record(team_id, row)
+        if team is None:
+            self.teams.pop(team_id, None)
+        else:
+            self.teams[team_id] = team
 
     def load(self, records: Iterable[dict[str, Any]]) -> int:
         """Apply `{"topic", "key", "value"}` records in order; return how many were applied."""
@@ -86,3 +107,13 @@ class MemoryLookup:
 
     def block(self, usage_key: str) -> Block | None:
         return block_record(usage_key, self.stores.blocks.get(usage_key))
+
+    def username(self, user_id: str | int) -> str | None:
+        try:
+            record = self.stores.users.get(str(int(user_id)))
+        except (TypeError, ValueError, OverflowError):
+            return None
+        return username_of(record)
+
+    def team(self, team_id: str) -> Team | None:
+        return self.teams.get(team_id)

@@ -15,8 +15,15 @@ from typing import Any
 
 from stream_app.application import app
 from stream_app.errors import MissingDimension
-from stream_app.tables.dimensions import ID_TYPES, block_record, course_record, generated_external_id, user_record
-from stream_app.transforms.dimensions import Block, Course, User
+from stream_app.tables.dimensions import (
+    ID_TYPES,
+    block_record,
+    course_record,
+    generated_external_id,
+    team_record,
+    user_record,
+)
+from stream_app.transforms.dimensions import Block, Course, Team, User
 
 _PARTITIONS = app.stream_settings.partitions
 
@@ -36,9 +43,13 @@ usernames = _global_table("usernames", "user id by username")
 courses = _global_table("courses", "course overviews by course key")
 blocks = _global_table("blocks", "course blocks by usage key")
 external_id_types = _global_table("external_id_types", "external id type names by type id")
+# Caliper 1.1 names cohort and team members (not the event's actor, so not in the local users shard)
+# and team topics: a global id → username index and the course teams.
+user_names = _global_table("user_names", "username by user id")
+teams = _global_table("teams", "course teams (topic, course) by team id")
 
 TABLES = {"users": users, "usernames": usernames, "courses": courses, "blocks": blocks,
-          "external_id_types": external_id_types}
+          "external_id_types": external_id_types, "user_names": user_names, "teams": teams}
 
 
 def routing_key(key: str) -> str:
@@ -110,3 +121,10 @@ class TableLookup:
 
     def block(self, usage_key: str) -> Block | None:
         return block_record(usage_key, blocks.get(usage_key))
+
+    def username(self, user_id: str | int) -> str | None:
+        value = user_names.get(str(user_id))
+        return value if isinstance(value, str) else None
+
+    def team(self, team_id: str) -> Team | None:
+        return team_record(team_id, teams.get(team_id))

@@ -9,7 +9,7 @@ reasons, so each transformer stays a short list of field mappings.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -71,7 +71,7 @@ def parse_timestamp(raw: Any, field_name: str = "timestamp") -> datetime:
 class Ctx:
     """One transformation: the event, its enrichment, the settings and hooks."""
 
-    __slots__ = ("event", "settings", "user", "course", "hooks", "_memo", "get", "get_str", "name")
+    __slots__ = ("event", "settings", "user", "course", "hooks", "_memo", "get", "get_str", "name", "resolved")
 
     def __init__(
         self,
@@ -80,12 +80,16 @@ class Ctx:
         user: User | None = None,
         course: Course | None = None,
         hooks: XapiHooks = NO_HOOKS,
+        resolved: Mapping[str, Any] | None = None,
     ) -> None:
         self.event = event
         self.settings = settings
         self.user = user
         self.course = course
         self.hooks = hooks
+        #: Further enrichment the engine looked up for this event's format (Caliper 1.1: the
+        #: usernames of cohort/team members, team topics), keyed by what was asked.
+        self.resolved: Mapping[str, Any] = resolved if resolved is not None else {}
         self._memo: dict[str, Any] = {}
         # Field access is the hottest call of every transformer: bind the event's methods directly.
         #: `get(key, required=False)`: ERB's field rules (see `stream_app.transforms.event`).

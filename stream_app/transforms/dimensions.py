@@ -1,4 +1,4 @@
-"""The enrichment a transformer may use: users, courses and blocks, and the lookup interface.
+"""The enrichment a transformer may use: users, courses, blocks and teams, and the lookup interface.
 
 Transformers never query anything: the engine resolves the event's user and
 course through a `Lookup` before calling them. Two implementations exist: the
@@ -44,6 +44,15 @@ class Block:
     graded: bool | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Team:
+    """A course team (teams_courseteam): its id and the topic it belongs to (Caliper 1.1 team URLs)."""
+
+    team_id: str
+    topic_id: str
+    course_id: str | None = None
+
+
 class Lookup(Protocol):
     """What the engine needs to enrich an event; every method answers None when unknown."""
 
@@ -59,6 +68,14 @@ class Lookup(Protocol):
         """Return the block for a usage key."""
         ...
 
+    def username(self, user_id: str | int) -> str | None:
+        """The username of any user by id (not only the event's actor: Caliper 1.1 names members)."""
+        ...
+
+    def team(self, team_id: str) -> Team | None:
+        """Return the course team for a team id."""
+        ...
+
 
 class EmptyLookup:
     """A lookup that knows nobody: every user and course is unknown."""
@@ -70,4 +87,10 @@ class EmptyLookup:
         return None
 
     def block(self, usage_key: str) -> Block | None:
+        return None
+
+    def username(self, user_id: str | int) -> str | None:
+        return None
+
+    def team(self, team_id: str) -> Team | None:
         return None

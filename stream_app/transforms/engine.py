@@ -14,17 +14,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stream_app.errors import MissingDimension, TransformError
-from stream_app.transforms import caliper, xapi
+from stream_app.transforms import caliper, caliper11, xapi
 from stream_app.transforms.caliper.base import envelope
+from stream_app.transforms.caliper11.legacy import legacy_record
+from stream_app.transforms.caliper11.needs import resolve as resolve_caliper11
 from stream_app.transforms.context import NO_HOOKS, Ctx, XapiHooks
 from stream_app.transforms.dimensions import Course, Lookup, User
 from stream_app.transforms.event import Event
 from stream_app.transforms.filters import EventFilter
 from stream_app.transforms.normalise import normalise
-from stream_app.transforms.registry import Registry, load_plugins
+from stream_app.transforms.registry import Registry, Transformer, load_plugins
 from stream_app.transforms.settings import TransformSettings
 
-FORMATS = ("xapi", "caliper")
+FORMATS = ("xapi", "caliper", "caliper11")
 JSON = dict[str, Any]
 
 
@@ -40,7 +42,16 @@ def _copy(registry: Registry) -> Registry:
 
 def builtin_registries() -> dict[str, Registry]:
     """Fresh copies of the built-in registries, by format."""
-    return {"xapi": _copy(xapi.XAPI), "caliper": _copy(caliper.CALIPER)}
+    return {"xapi": _copy(xapi.XAPI), "caliper": _copy(caliper.CALIPER), "caliper11": _copy(caliper11.CALIPER11)}
+
+
+def caliper11_name(normalised: JSON) -> str:
+    """CT keys its transformers on the legacy `event_type`, which can differ from `name`.
+
+    (A browser's `video_hide_cc_menu` is named `edx.video.language_menu.hidden`, for one.)
+    """
+    event_type = normalised.get("event_type")
+    return event_type if isinstance(event_type, str) and event_type else str(normalised["name"])
 
 
 def actor_key(event: Event) -> Any:
@@ -105,24 +116,37 @@ class Engine:
         if filters:
             self.filters.update(filters)
 
+    @staticmethod
+    def event_name(fmt: str, normalised: JSON) -> str:
+        """The name `fmt` knows a normalised event by (its `event_type` for Caliper 1.1); use with `handles`."""
+        return caliper11_name(normalised) if fmt == "caliper11" else str(normalised["name"])
+
     def allows(self, fmt: str, name: str) -> bool:
         """Whether `name` passes the allow list of `fmt`."""
         return self.filters[fmt].allows(name)
 
     def handles(self, fmt: str, name: str) -> bool:
         """Whether `name` is allowed for `fmt` and has a transformer (ERB logs the other allowed names)."""
-        return name in self.registries[fmt] and self.filters[fmt].allows(name)
+        return self._transformer(fmt, name) is not None and self.filters[fmt].allows(name)
+
+    def _transformer(self, fmt: str, name: str) -> Transformer | None:
+        fn = self.registries[fmt].get(name)
+        if fn is None and fmt == "caliper11" and name.startswith("/"):
+            # Page views are named by their URL path: one transformer for all of them, as in CT.
+            return caliper11.page_view
+        return fn
 
     def transform(self, fmt: str, raw: Any, lookup: Lookup) -> list[JSON]:
         """Transform one event (any accepted shape) into statements/events; raise TransformError."""
-        registry = self.registries[fmt]
         normalised = normalise(raw, self.log_data)
-        name = normalised["name"]
+        name = self.event_name(fmt, normalised)
         if not self.allows(fmt, name):
             raise TransformError("not_allowed")
-        fn = registry.get(name)
+        fn = self._transformer(fmt, name)
         if fn is None:
             raise TransformError("unsupported_event")
+        if fmt == "caliper11":
+            return self._caliper11(fn, name, raw, lookup)
         event = Event(normalised)
         try:
             ctx = Ctx(
@@ -146,9 +170,25 @@ class Engine:
         except Exception as exc:  # noqa: BLE001 — the error boundary of the pure layer
             raise TransformError("transform_failed", type(exc).__name__) from exc
 
+    def _caliper11(self, fn: Transformer, name: str, raw: dict[str, Any], lookup: Lookup) -> list[JSON]:
+        # CT reads the legacy tracking-log record and identifies people by username only: no
+        # actor or course resolution, just the few lookups its transformers make (`needs`).
+        try:
+            record = legacy_record(raw, name)
+            ctx = Ctx(Event(record), self.settings, resolved=resolve_caliper11(name, record, lookup))
+            ctx.name = name  # a tracking-log line may carry only `event_type`
+            out = fn(ctx)
+            return out if isinstance(out, list) else [out]
+        except (TransformError, MissingDimension):
+            raise
+        except Exception as exc:  # noqa: BLE001 — the error boundary of the pure layer
+            raise TransformError("transform_failed", type(exc).__name__) from exc
+
     def run(self, fmt: str, raw: Any, lookup: Lookup) -> TransformResult:
         """Like `transform`, but never raises: the reason goes into the result."""
         name = raw.get("name") if isinstance(raw, dict) else None
+        if fmt == "caliper11" and isinstance(raw, dict) and isinstance(raw.get("event_type"), str):
+            name = raw["event_type"]
         if not isinstance(name, str):
             name = raw.get("event_type") if isinstance(raw, dict) and isinstance(raw.get("event_type"), str) else None
         try:

@@ -6,6 +6,8 @@ ERB's settings lists; intersected with the registries they give ERB's effective
 sets (63 xAPI, 24 Caliper). Names allowed but without a transformer (two video
 language-menu events for xAPI, two course-grade events for Caliper) are
 reported as `unsupported_event`, as ERB logs "Could not get transformer".
+Caliper 1.1 (openedx-caliper-tracking parity) allows CT's 155 names and, like
+CT, page views: every name that is a URL path (`/courses/...`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from stream_app.transforms.caliper11.names import NAMES as CALIPER11_NAMES
+from stream_app.transforms.caliper11.names import PAGE_VIEW_PATTERN
 
 _VIDEO = (
     "load_video", "edx.video.loaded", "play_video", "edx.video.played", "complete_video",
@@ -59,7 +64,10 @@ DEFAULT_CALIPER_EVENTS: frozenset[str] = frozenset(
     + _NAVIGATION + _PROBLEM + _VIDEO + _COURSE_GRADE
 )
 
-DEFAULTS: dict[str, frozenset[str]] = {"xapi": DEFAULT_XAPI_EVENTS, "caliper": DEFAULT_CALIPER_EVENTS}
+DEFAULTS: dict[str, frozenset[str]] = {
+    "xapi": DEFAULT_XAPI_EVENTS, "caliper": DEFAULT_CALIPER_EVENTS, "caliper11": CALIPER11_NAMES,
+}
+DEFAULT_PATTERNS: dict[str, tuple[str, ...]] = {"caliper11": (PAGE_VIEW_PATTERN,)}
 
 REGEX_PREFIX = "re:"
 
@@ -91,8 +99,8 @@ class EventFilter:
 
     @classmethod
     def default(cls, fmt: str) -> EventFilter:
-        """ERB's default allow list for a format."""
-        return cls(DEFAULTS[fmt])
+        """The default allow list for a format (ERB's, or CT's for Caliper 1.1)."""
+        return cls(DEFAULTS[fmt], tuple(re.compile(p) for p in DEFAULT_PATTERNS.get(fmt, ())))
 
     def allows(self, name: str) -> bool:
         """True when the name is listed or fully matches one of the patterns."""

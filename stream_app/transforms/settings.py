@@ -31,6 +31,12 @@ class TransformSettings:
             xAPI specification says.
         version_string: value of the transformer-version extension (xAPI and Caliper).
         sensor_id: Caliper envelope `sensor`; None means the LMS root URL.
+        caliper11_personal_data: Caliper 1.1 (openedx-caliper-tracking parity) copies the
+            username, IP address and user agent into `extensions.extra_fields` and names
+            persons, as CT does; False removes them (the actor id, CT's profile URL, stays).
+        caliper11_passthrough: Caliper 1.1 only. CT forwards the raw edX event with
+            `id: null` when a grading event has no referer; by default we reject it
+            (`missing_field:referer`), True restores CT's behaviour.
     """
 
     lms_root_url: str = DEFAULT_LMS_ROOT_URL
@@ -38,6 +44,8 @@ class TransformSettings:
     mbox_sha1sum_form: Sha1Form = "erb"
     version_string: str = DEFAULT_VERSION_STRING
     sensor_id: str | None = None
+    caliper11_personal_data: bool = True
+    caliper11_passthrough: bool = False
 
     def __post_init__(self) -> None:
         if self.ifi not in ("external_id", "mbox", "mbox_sha1sum"):

@@ -11,10 +11,12 @@ to a file in pytest's temporary directory, printed if it fails to start.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from stream_app.devstack.processes import start_broker
+from stream_app.devstack.processes import start_broker, start_registry
+from tests.integration.stack import Stack
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +34,23 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield bootstrap
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="session")
+def registry(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The development schema registry on the session broker (subjects are per topic, so per test)."""
+    proc, url = start_registry(tmp_path_factory.mktemp("registry"), broker)
+    try:
+        yield url
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def stack(request: pytest.FixtureRequest, tmp_path: Path, broker: str, registry: str) -> Iterator[Stack]:
+    """An isolated deployment (own topic names and app id) for one test; its workers stop afterwards."""
+    s = Stack(tmp_path, broker, registry, request.node.name[:20].replace("_", "-"))
+    try:
+        yield s
+    finally:
+        s.stop_all()

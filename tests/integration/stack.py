@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +69,13 @@ class Stack:
     def produce_tracking(self, lines: Iterable[bytes]) -> int:
         return seed.produce_tracking(self._producer, lines, specs=self.specs)
 
-    def read(self, key: str, expected: int, timeout: float = 60.0, settle: float = 2.0) -> list[dict[str, Any]]:
-        """Decode every record of an output topic once `expected` have arrived (and `settle` s passed)."""
+    def read(self, key: str, expected: int, timeout: float = 60.0, settle: float = 2.0,
+             done: Callable[[list[dict[str, Any]]], bool] | None = None) -> list[dict[str, Any]]:
+        """Decode every record of an output topic once `expected` have arrived (and `settle` s passed).
+
+        With `done`, wait until `done(records)` holds instead of counting: at-least-once delivery means a
+        count can be reached by duplicates while some records are still to come.
+        """
         name = self.specs[key].name
         consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"reader-{uuid.uuid4().hex}",
                              "session.timeout.ms": 6000, "enable.auto.commit": False})
@@ -86,7 +91,7 @@ class Stack:
                 value = message.value() if message is not None and not message.error() else None
                 if value is not None:
                     out.append(decoder.decode(value) if decoder else orjson.loads(value))
-                if len(out) >= expected:
+                if (done(out) if done is not None else len(out) >= expected):
                     settled_at = settled_at or time.monotonic()
                     if time.monotonic() - settled_at >= settle:
                         break

@@ -80,3 +80,33 @@ def test_bad_seed_and_bad_allow_list_are_clear_errors(tmp_path: Path) -> None:
     assert result.exit_code != 0 and "seed.jsonl:1: bad CDC record" in result.output
     result = CliRunner().invoke(cli, ["transform", "--format", "xapi", "--input", str(source), "--allow", "re:("])
     assert result.exit_code == 2 and "invalid regular expression" in result.output
+
+
+CT_INPUT = Path(__file__).parent.parent / "golden" / "caliper11" / "fixtures" / "input"
+
+
+def _ct(name: str) -> dict[str, object]:
+    event: dict[str, object] = orjson.loads((CT_INPUT / f"{name}.json").read_bytes())
+    return event
+
+
+def test_caliper11_bare_events_and_explain(tmp_path: Path) -> None:
+    data = lines(_ct("play_video"), _ct("edx.grades.problem.rescored(v2)"), LINK, {**LINK, "name": "edx.video.played"})
+    out, err = run(tmp_path, data, "--format", "caliper11")
+    assert len(out) == 2 and out[0]["@context"] == "http://purl.imsglobal.org/ctx/caliper/v1p1" and "data" not in out[0]
+    assert out[0]["actor"] == {"id": "http://localhost:18000/u/honor", "name": "honor", "type": "Person"}
+    assert out[1]["object"] == {"id": LINK["data"]["target_url"], "type": "WebPage"}  # event-tracking shape, shimmed
+    assert "statements written: 2; not allowed: 1; rejected: 1 (missing_field=1)" in err
+    explained, _ = run(tmp_path, data, "--format", "caliper11", "--explain")
+    assert [e["name"] for e in explained] == ["play_video", "edx.grades.problem.rescored", "edx.ui.lms.link_clicked",
+                                              "edx.video.played"]
+    assert explained[0]["error"] is None and explained[1] == {
+        "index": 1, "name": "edx.grades.problem.rescored", "output": None, "error": "missing_field:referer"}
+
+
+def test_caliper11_settings_options(tmp_path: Path) -> None:
+    data = lines(_ct("play_video"), _ct("edx.grades.problem.rescored(v2)"))
+    out, _ = run(tmp_path, data, "--format", "caliper11", "--no-caliper11-personal-data", "--caliper11-passthrough")
+    assert len(out) == 2
+    assert "ip" not in out[0]["extensions"]["extra_fields"] and "name" not in out[0]["actor"]  # type: ignore[index]
+    assert out[1]["id"] is None and out[1]["event_type"] == "edx.grades.problem.rescored"

@@ -50,7 +50,7 @@ def test_valid_file_with_secrets_from_the_environment(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     (FILE.replace("${LRS_PASSWORD}", "${NOPE}"), "'campus-lrs'.auth.password: environment variable NOPE"),
-    (FILE.replace("format: caliper", "format: tincan"), "'caliper-sink': field 'format' must be xapi or caliper"),
+    (FILE.replace("format: caliper", "format: tincan"), "'caliper-sink': field 'format' must be xapi, caliper or"),
     (FILE.replace('"^edX$"', '"^(edX"'), "router 'campus-lrs': field 'match_params'.context.org_id: invalid regular"),
     (FILE.replace("name: caliper-sink", "name: campus-lrs"), "router name(s) used twice: ['campus-lrs']"),
     (FILE.replace("name: caliper-sink", "name: Caliper_Sink"), "field 'name' must match [a-z0-9-]+"),
@@ -100,3 +100,66 @@ def test_the_shipped_example_file_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "config" / "routers.example.yaml"
     (ralph,) = load_routers(example, {"RALPH_LRS_USERNAME": "u", "RALPH_LRS_PASSWORD": "p"})
     assert ralph.format == "xapi" and ralph.url.endswith("/xAPI/") and ralph.auth.type == "basic"
+
+
+# -- type: clickhouse ---------------------------------------------------------------------------
+CLICKHOUSE = """
+routers:
+  - name: campus-lrs
+    format: xapi
+    url: https://lrs.example.org/xAPI/
+  - name: aspects
+    type: clickhouse
+    url: https://clickhouse.example.org:8443
+    username: ch_lrs
+    password: ${CH_PASSWORD}
+    databases: {xapi: xapi_prod}
+    batch: {size: 5000, max_wait: 2s}
+    objects: [statements, course_overviews, user_profile]
+    pii: true
+    retry_delays: [10s]
+  - name: local-aspects
+    type: clickhouse
+    url: chdb://./data/clickhouse
+"""
+
+
+def test_clickhouse_routers_are_parsed_apart_from_http_routers(tmp_path: Path) -> None:
+    from stream_app.delivery.routers import ClickHouseRouter, load_all_routers, load_clickhouse_routers
+
+    path = write(tmp_path, CLICKHOUSE)
+    env = {"CH_PASSWORD": "ch-s3cret"}
+    assert [r.name for r in load_routers(path, env)] == ["campus-lrs"]  # HTTP delivery sees only its own kind
+    assert [r.name for r in load_all_routers(path, env)] == ["campus-lrs", "aspects", "local-aspects"]
+    aspects, local = load_clickhouse_routers(path, env)
+    assert isinstance(aspects, ClickHouseRouter) and aspects.password is not None
+    assert aspects.password.get_secret_value() == "ch-s3cret" and "ch-s3cret" not in repr(aspects)
+    assert aspects.databases == {"xapi": "xapi_prod", "event_sink": "event_sink"}
+    assert (aspects.batch_size, aspects.batch_max_wait, aspects.retry_delays) == (5000, 2, (10,))
+    assert aspects.objects == ("statements", "course_overviews", "user_profile") and aspects.chdb_path is None
+    # Defaults: large batches for ClickHouse, Aspects' database names, and no personal data.
+    assert local.chdb_path == "./data/clickhouse" and local.username == "default"
+    assert (local.batch_size, local.batch_max_wait) == (10_000, 1)
+    assert local.objects == ("statements", "course_overviews", "course_blocks", "course_enrollment")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("pii: true", "pii: false"), "router 'aspects': field 'objects' lists personal data ['user_profile']: set "
+                                  "'pii: true'"),
+    (("objects: [statements,", "objects: [grades,"), "router 'aspects': field 'objects' must be a non-empty list"),
+    (("url: chdb://./data/clickhouse", "url: chdb://"), "router 'local-aspects': field 'url' must be an http(s) URL"),
+    (("url: chdb://./data/clickhouse", "url: tcp://ch:9000"), "router 'local-aspects': field 'url'"),
+    (("databases: {xapi: xapi_prod}", "databases: {xapi: 'x; DROP'}"), "router 'aspects': field 'databases.xapi'"),
+    (("databases: {xapi: xapi_prod}", "databases: {ralph: x}"), "router 'aspects': field 'databases' must be"),
+    (("size: 5000", "size: 0"), "router 'aspects': field 'batch.size' must be a positive integer"),
+    (("${CH_PASSWORD}", "${NOPE}"), "router 'aspects'.password: environment variable NOPE is not set"),
+    (("username: ch_lrs", "format: xapi"), "router 'aspects': unknown field(s) ['format'] for type clickhouse"),
+    (("type: clickhouse\n    url: https", "type: kafka\n    url: https"), "router 'aspects': field 'type' must be"),
+    (("name: local-aspects", "name: aspects"), "router name(s) used twice: ['aspects']"),
+])
+def test_invalid_clickhouse_routers_name_the_router_and_field(tmp_path: Path, change: tuple[str, str],
+                                                               message: str) -> None:
+    with pytest.raises(RoutersFileError) as info:
+        load_routers(write(tmp_path, CLICKHOUSE.replace(*change)), {"CH_PASSWORD": "ch-s3cret"})
+    assert message in str(info.value)
+    assert "ch-s3cret" not in str(info.value)

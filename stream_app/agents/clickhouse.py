@@ -1,0 +1,204 @@
+"""ClickHouse sink agents (`type: clickhouse` routers): statements through the retry chain, dimensions from CDC.
+
+Statements come from the xAPI output topic through the same delivery agents as
+HTTP routers (batching, retry topics, dead letters), with a `ClickHouseSender`:
+a failed insert (server down, timeout) sends the whole batch along the retry
+chain; a record that cannot become a row is dead-lettered. Course overviews,
+course blocks and enrollments are written from their CDC topics, in batches;
+when ClickHouse is unreachable the batch is retried in place, with growing
+pauses, and not acknowledged before it is stored, so an outage loses nothing
+and the latest version of a row still lands last. An `auth_user` delete erases
+the user's personal data from the sink (Aspects' retirement). Users' profiles
+and external ids are written by `stream-app clickhouse dump` (see README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from stream_app.agents.common import SETTINGS, dead_letter, log
+from stream_app.agents.delivery import Item, delivery_agents
+from stream_app.agents.stats import STATS
+from stream_app.application import app, topic
+from stream_app.delivery.outcome import Outcome
+from stream_app.delivery.routers import ClickHouseRouter, configured_clickhouse
+from stream_app.errors import TransformError
+from stream_app.sinks.clickhouse import (
+    ClickHouseError,
+    ClickHouseSink,
+    RowError,
+    changed_at,
+    course_block_rows,
+    course_enrollment_row,
+    course_overview_row,
+    statement_row,
+)
+from stream_app.sinks.clickhouse.enrollments import change_ms, decode_enrollment
+from stream_app.tables.cdc import Change, decode
+from stream_app.tables.dimensions import block_row, course_row
+from stream_app.tables.stream import blocks, user_names
+from stream_app.topics import topics
+
+Rows = list[dict[str, Any]]
+SINKS: list[ClickHouseRouter] = configured_clickhouse(SETTINGS)
+_open: dict[str, ClickHouseSink] = {}
+
+
+async def sink_of(router: ClickHouseRouter) -> ClickHouseSink:
+    """The router's sink, opened (and its schema created or checked) on first use."""
+    sink = _open.get(router.name)
+    if sink is None:
+        sink = _open[router.name] = await asyncio.to_thread(ClickHouseSink.open, router)
+    return sink
+
+
+class ClickHouseSender:
+    """Statements into `xapi_events_all`: one insert per batch."""
+
+    def __init__(self, router: ClickHouseRouter) -> None:
+        self.router = router
+
+    async def deliver(self, items: list[Item]) -> list[Outcome]:
+        outcomes: list[Outcome | None] = [None] * len(items)
+        rows, positions = [], []
+        for i, item in enumerate(items):
+            try:
+                rows.append(statement_row(item.record or {}))
+                positions.append(i)
+            except RowError as exc:
+                outcomes[i] = Outcome("dead", f"invalid_row:{exc}")
+        try:
+            if rows:
+                await (await sink_of(self.router)).write("statements", rows)
+            done = Outcome("delivered", "ok")
+        except ClickHouseError as exc:
+            done = Outcome("retry", "clickhouse_unavailable", body=str(exc)[:500])
+            _open.pop(self.router.name, None)  # reconnect (and re-check the schema) next time
+        for i in positions:
+            outcomes[i] = done
+        return [o if o is not None else done for o in outcomes]
+
+
+async def _write_until_stored(router: ClickHouseRouter, object_name: str, rows: Rows) -> None:
+    """Insert, retrying in place with growing pauses while ClickHouse is unreachable (never drops)."""
+    pause = 1.0
+    while True:
+        try:
+            await (await sink_of(router)).write(object_name, rows)
+            return
+        except ClickHouseError as exc:
+            _open.pop(router.name, None)
+            STATS[router.name].last_error = f"{object_name}: clickhouse_unavailable"
+            log.warning("clickhouse router %s: %s not stored (%s); retrying in %.0f s", router.name, object_name,
+                        exc, pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 60.0)
+
+
+def _course_rows(changes: list[tuple[Change, int | None]]) -> Rows:
+    rows = []
+    for change, ms in changes:
+        course_id, record = course_row(change)
+        if record is not None:
+            rows.append(course_overview_row(course_id, {**(change.row or {}), **record}, changed_at(ms)))
+    return rows
+
+
+def _block_rows(changes: list[tuple[Change, int | None]]) -> Rows:
+    # A block's order depends on its siblings: rewrite every block of each course that changed.
+    touched: dict[str, dict[str, Any]] = defaultdict(dict)
+    latest: dict[str, int | None] = {}
+    for change, ms in changes:
+        usage_key, record = block_row(change)
+        if record is not None and isinstance(record.get("course_id"), str):
+            touched[record["course_id"]][usage_key] = {**(change.row or {}), **record}
+            latest[record["course_id"]] = ms
+    rows: Rows = []
+    for course_id, changed in touched.items():
+        known = {k: v for k, v in blocks.items() if isinstance(v, dict) and v.get("course_id") == course_id}
+        rows += course_block_rows(course_id, {**known, **changed}, changed_at(latest[course_id]))
+    return rows
+
+
+def _dimension_agent(router: ClickHouseRouter, topic_key: str, object_name: str,
+                     build: Callable[[list[tuple[Change, int | None]]], Rows]) -> None:
+    async def write_dimension(stream: Any) -> None:
+        async for batch in stream.take_events(router.batch_size, within=router.batch_max_wait):
+            changes: list[tuple[Change, int | None]] = []
+            for event in batch:
+                try:
+                    change = decode(event.message.key, event.message.value)
+                except TransformError as exc:
+                    dead_letter("clickhouse", exc.reason, event.message, router=router.name)
+                    continue
+                if change is not None:
+                    changes.append((change, change_ms(event.message.value) or int(event.message.timestamp * 1000)))
+            try:
+                rows = build(changes)
+            except RowError as exc:
+                dead_letter("clickhouse", f"invalid_row:{exc}", batch[-1].message, router=router.name)
+                continue
+            if rows:
+                await _write_until_stored(router, object_name, rows)
+
+    app.agent(topic(topic_key), name=f"clickhouse-{router.name}-{object_name}")(write_dimension)
+
+
+def _enrollment_agent(router: ClickHouseRouter) -> None:
+    async def write_enrollments(stream: Any) -> None:
+        async for batch in stream.take_events(router.batch_size, within=router.batch_max_wait):
+            rows = []
+            for event in batch:
+                message = event.message
+                try:
+                    change = decode_enrollment(message.key, message.value)
+                    if change is not None and change.row is not None:
+                        username = user_names.get(str(change.row["user_id"]))
+                        ms = change_ms(message.value) or int(message.timestamp * 1000)
+                        rows.append(course_enrollment_row(change.row, changed_at(ms), username))
+                except (TransformError, RowError) as exc:
+                    dead_letter("clickhouse", getattr(exc, "reason", str(exc)), message, router=router.name)
+            if rows:
+                await _write_until_stored(router, "course_enrollment", rows)
+
+    app.agent(topic("cdc_course_enrollment"), name=f"clickhouse-{router.name}-enrollments")(write_enrollments)
+
+
+def _retirement_agent(router: ClickHouseRouter) -> None:
+    async def retire_users(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                change = decode(event.message.key, event.message.value)
+            except TransformError:
+                continue  # the CDC agent dead-letters malformed records already
+            if change is None or change.op != "delete" or change.key is None:
+                continue
+            pause = 1.0
+            while True:
+                try:
+                    await (await sink_of(router)).retire(change.key)
+                    break
+                except ClickHouseError as exc:
+                    _open.pop(router.name, None)
+                    log.warning("clickhouse router %s: retirement of user %s failed (%s); retrying", router.name,
+                                change.key, exc)
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 60.0)
+
+    app.agent(topic("cdc_auth_user"), name=f"clickhouse-{router.name}-retirement")(retire_users)
+
+
+for _router in SINKS:
+    STATS[_router.name]  # noqa: B018 — listed in the web view from the start
+    if "statements" in _router.objects:
+        delivery_agents(_router, ClickHouseSender(_router))
+    if "course_overviews" in _router.objects:
+        _dimension_agent(_router, "cdc_course_overview", "course_overviews", _course_rows)
+    if "course_blocks" in _router.objects:
+        _dimension_agent(_router, "cdc_course_blocks", "course_blocks", _block_rows)
+    if "course_enrollment" in _router.objects and "cdc_course_enrollment" in topics():
+        _enrollment_agent(_router)
+    _retirement_agent(_router)

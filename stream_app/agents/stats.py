@@ -1,0 +1,53 @@
+"""Per-router delivery counters for the web view, and the router state changes the alert agent reads.
+
+Counters are per worker process (the web view of each worker shows its own
+share, as for the other counters). A router's state flips to `failing` when a
+batch delivers nothing and back to `delivering` when one succeeds again; each
+flip is published on the delivery-status topic, where the alert agent (which
+may run on another worker) learns that a router recovered.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import orjson
+
+
+@dataclass(slots=True)
+class RouterStats:
+    """What one router did on this worker."""
+
+    delivered: int = 0
+    retrying: int = 0
+    dead_lettered: int = 0
+    filtered: int = 0
+    last_success: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+STATS: defaultdict[str, RouterStats] = defaultdict(RouterStats)
+
+
+class StatusReporter:
+    """Publishes a router's state changes (failing / delivering) to the delivery-status topic."""
+
+    def __init__(self, channel: Any) -> None:
+        self._channel = channel
+        self._failing: dict[str, bool] = {}
+
+    def observe(self, router: str, delivered: bool, error: str | None) -> None:
+        failing = not delivered
+        if self._failing.get(router, False) == failing:
+            return
+        self._failing[router] = failing
+        body = {"router": router, "state": "failing" if failing else "delivering", "time": time.time(),
+                "error": error if failing else None}
+        self._channel.send_soon(key=router.encode(), value=orjson.dumps(body))

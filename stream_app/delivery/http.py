@@ -1,0 +1,155 @@
+"""The HTTP deliverer of one router: sends xAPI statements or Caliper events and says what became of each.
+
+`Deliverer.deliver(items)` returns one `Outcome` per item, in order; it never
+raises for a failed delivery (the agent's single error boundary decides what
+to do with `retry` and `dead` items). Every request has the router's timeout
+(ERB had none) and does not follow redirects: a POST silently turned into a
+GET by a 302 would look delivered.
+
+xAPI (`{url}/statements`, `X-Experience-API-Version: 1.0.3`, `override_args`
+applied to each statement): a batch goes as one POST of a JSON array. An LRS
+refuses a whole batch for one bad statement (Ralph: 422 for an invalid one,
+409 for one conflicting duplicate, 400 for an id twice in the batch), and ERB
+then lost the good ones. Here a refused batch (400, 409, 422, and 413 "too
+large", which halves cure) is bisected: each
+half is POSTed again, a refused half is split again, and a single statement is
+sent as ERB does, `PUT ?statementId=<id>`, where 2xx and 409 ("already
+stored") count as delivered. One bad statement in a batch of n costs about
+2·log2(n) extra requests instead of n with per-statement PUTs; the worst case
+(every statement bad) is 2n-1. A retryable answer to a half only marks that
+half for retry.
+
+Caliper (`url` as is): ERB's envelope (`sensor`, `sendTime`, `data`,
+`dataVersion`) with `override_args` applied to the envelope; one event per
+envelope when the router's batch size is 1, else one envelope carrying all
+the events, whose outcome is theirs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+
+from stream_app.delivery.outcome import CONNECTION_ERROR, TIMEOUT, Outcome, classify, excerpt
+from stream_app.delivery.routers import Router
+from stream_app.transforms.caliper.base import envelope
+from stream_app.transforms.caliper11.base import CONTEXT_V1P1 as CALIPER11_CONTEXT
+
+logger = logging.getLogger(__name__)
+
+XAPI_VERSION = "1.0.3"
+# Statuses with which an LRS refuses a whole batch because of some of its statements (or, 413, its size).
+REFUSED_BATCH = frozenset({400, 409, 413, 422})
+# Bisection and one-event Caliper envelopes fan out; this caps the requests one deliverer has in flight.
+MAX_CONCURRENCY = 8
+
+
+class Deliverer:
+    """Delivers items to one router over one (own or shared) aiohttp session."""
+
+    def __init__(self, router: Router, *, sensor: str, session: aiohttp.ClientSession | None = None) -> None:
+        self.router = router
+        self.sensor = sensor
+        self._session = session
+        self._owns_session = session is None
+        self._timeout = aiohttp.ClientTimeout(total=router.timeout)
+        self._limit = asyncio.Semaphore(MAX_CONCURRENCY)
+        headers = dict(router.headers)
+        headers["Content-Type"] = "application/json"
+        if router.format == "xapi":
+            headers["X-Experience-API-Version"] = XAPI_VERSION
+        auth = router.auth.header()
+        headers.update(auth)  # the auth header wins over a same-named custom header, as in ERB
+        self._headers = headers
+        self._secrets = _secrets(router, auth)
+        self._statements_url = router.url.rstrip("/") + "/statements"
+
+    async def deliver(self, items: list[dict[str, Any]]) -> list[Outcome]:
+        """One outcome per item, same order: xAPI statements or bare Caliper events."""
+        if not items:
+            return []
+        if self.router.format == "xapi":
+            outcomes = await self._statements([self.router.override(s) for s in items])
+        else:
+            outcomes = await self._events(items)
+        failed = [o for o in outcomes if o.kind != "delivered"]
+        if failed:
+            reasons = sorted({o.reason for o in failed})
+            logger.warning("router %s: %d of %d item(s) not delivered (%s)", self.router.name, len(failed),
+                           len(outcomes), ", ".join(reasons))
+        return outcomes
+
+    async def close(self) -> None:
+        """Close the session if this deliverer created it."""
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None
+
+    async def _statements(self, statements: list[dict[str, Any]]) -> list[Outcome]:
+        if len(statements) == 1:
+            return [await self._put(statements[0])]
+        outcome = await self._request("POST", self._statements_url, statements)
+        if outcome.status not in REFUSED_BATCH:
+            return [outcome] * len(statements)
+        middle = len(statements) // 2
+        first, second = await asyncio.gather(self._statements(statements[:middle]),
+                                             self._statements(statements[middle:]))
+        return first + second
+
+    async def _put(self, statement: dict[str, Any]) -> Outcome:
+        statement_id = statement.get("id")
+        if not isinstance(statement_id, str):
+            # Without an id there is nothing to PUT to; the LRS assigns one on POST.
+            return await self._request("POST", self._statements_url, [statement])
+        outcome = await self._request("PUT", self._statements_url, statement, {"statementId": statement_id})
+        if outcome.status == 409:
+            # The LRS already holds a statement with this id: re-sending cannot change that (ERB PR #298).
+            return Outcome("delivered", outcome.reason, 409, outcome.body)
+        return outcome
+
+    async def _events(self, events: list[dict[str, Any]]) -> list[Outcome]:
+        if self.router.batch_size == 1:
+            return list(await asyncio.gather(*(self._post_envelope([e]) for e in events)))
+        return [await self._post_envelope(events)] * len(events)
+
+    async def _post_envelope(self, events: list[dict[str, Any]]) -> Outcome:
+        body = envelope(events, self.sensor)
+        if self.router.format == "caliper11":
+            # Caliper 1.1 events travel in a 1.1 envelope (openedx-caliper-tracking itself never enveloped).
+            body["dataVersion"] = CALIPER11_CONTEXT
+        return await self._request("POST", self.router.url, self.router.override(body))
+
+    async def _request(self, method: str, url: str, payload: Any, params: Mapping[str, str] | None = None) -> Outcome:
+        session = self._open()
+        data = orjson.dumps(payload)
+        async with self._limit:
+            try:
+                async with session.request(method, url, data=data, params=params, headers=self._headers,
+                                           timeout=self._timeout, allow_redirects=False) as response:
+                    # Read even a 2xx body: a fully read response lets the connection be reused.
+                    raw = await response.read()
+                    if 200 <= response.status < 300:
+                        return Outcome("delivered", f"http_{response.status}", response.status)
+                    return classify(response.status, response.headers, excerpt(raw, self._secrets))
+            except TimeoutError:  # before ClientError: aiohttp's timeout errors are both
+                return TIMEOUT
+            except aiohttp.ClientError:
+                return CONNECTION_ERROR
+
+    def _open(self) -> aiohttp.ClientSession:
+        # Created on first use, inside the running loop, as aiohttp requires.
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+
+def _secrets(router: Router, auth_header: Mapping[str, str]) -> tuple[str, ...]:
+    values = [router.auth.password.get_secret_value() if router.auth.password else "",
+              router.auth.token.get_secret_value() if router.auth.token else ""]
+    values += [v.split(" ", 1)[-1] for v in auth_header.values()]
+    return tuple(v for v in values if v)

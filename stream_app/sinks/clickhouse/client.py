@@ -1,0 +1,138 @@
+"""One small client interface over the two ways to reach ClickHouse: embedded chDB and a server over HTTP.
+
+`chdb://PATH` opens an embedded chDB session on a directory (the development
+stack's default; chDB allows one embedded server per process, so a process opens
+at most one such client at a time). `http(s)://HOST:PORT` talks to a ClickHouse
+server through clickhouse-connect. Both take inserts as JSONEachRow: a row is a
+plain dict, and a batch is serialised by one orjson call as a JSON array, which
+JSONEachRow accepts as input (ClickHouse >= 21); one call for the whole batch
+costs a third of one call per row, and this serialisation is most of our share
+of an insert's cost. The client is synchronous; `ClickHouseSink` runs it in a thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import orjson
+
+Row = Mapping[str, Any]
+
+
+class ClickHouseError(RuntimeError):
+    """A query or insert failed; the message carries ClickHouse's own error text."""
+
+
+class Client(Protocol):
+    """What the sink, the schema check and the dump need from ClickHouse."""
+
+    def command(self, sql: str) -> None:
+        """Run a statement that returns nothing (DDL, mutations)."""
+        ...
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        """Run a SELECT; one dict per row."""
+        ...
+
+    def insert(self, table: str, rows: Sequence[Row]) -> int:
+        """Insert rows (dicts keyed by column) into `database.table` in one request; return the count."""
+        ...
+
+    def close(self) -> None:
+        """Release the session or connection."""
+        ...
+
+
+def json_body(rows: Iterable[Row]) -> bytes:
+    """Rows as a JSONEachRow body (a JSON array of objects)."""
+    return orjson.dumps(rows if isinstance(rows, (list, tuple)) else list(rows))
+
+
+class ChdbClient:
+    """Embedded ClickHouse (chDB) on a directory; thread-safe through one lock (the session is not)."""
+
+    def __init__(self, path: str) -> None:
+        from chdb import session  # imported here: loading the engine is heavy and only this backend needs it
+
+        Path(path).mkdir(parents=True, exist_ok=True)
+        factory: Any = session.Session  # chDB ships no type hints
+        self._session: Any = factory(path)
+        self._lock = threading.Lock()
+
+    def _run(self, sql: str | bytes, fmt: str = "CSV") -> Any:
+        try:
+            with self._lock:
+                return self._session.query(sql, fmt)
+        except Exception as exc:  # noqa: BLE001 - chDB raises its own error types; callers see one kind
+            raise ClickHouseError(str(exc)) from exc
+
+    def command(self, sql: str) -> None:
+        self._run(sql)
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        result = self._run(sql, "JSONEachRow")
+        return [orjson.loads(line) for line in result.bytes().splitlines() if line.strip()]
+
+    def insert(self, table: str, rows: Sequence[Row]) -> int:
+        if rows:
+            # Bytes all the way: chDB takes them, and a 10 MB batch is not decoded and copied once more.
+            self._run(f"INSERT INTO {table} FORMAT JSONEachRow\n".encode() + json_body(rows))
+        return len(rows)
+
+    def close(self) -> None:
+        with self._lock:
+            self._session.close()
+
+
+class HttpClient:
+    """A ClickHouse server through clickhouse-connect (HTTP interface)."""
+
+    def __init__(self, url: str, username: str, password: str, timeout: float) -> None:
+        import clickhouse_connect
+
+        parts = urlsplit(url)
+        secure = parts.scheme == "https"
+        try:
+            self._client = clickhouse_connect.get_client(
+                host=parts.hostname or "localhost", port=parts.port or (8443 if secure else 8123),
+                username=username, password=password, secure=secure,
+                connect_timeout=timeout, send_receive_timeout=timeout)
+        except Exception as exc:  # noqa: BLE001 - connection errors come in several types
+            raise ClickHouseError(f"cannot connect to {parts.scheme}://{parts.hostname}: {exc}") from exc
+
+    def command(self, sql: str) -> None:
+        try:
+            self._client.command(sql)
+        except Exception as exc:  # noqa: BLE001
+            raise ClickHouseError(str(exc)) from exc
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        try:
+            result = self._client.raw_query(sql, fmt="JSONEachRow")
+        except Exception as exc:  # noqa: BLE001
+            raise ClickHouseError(str(exc)) from exc
+        return [orjson.loads(line) for line in bytes(result).splitlines() if line.strip()]
+
+    def insert(self, table: str, rows: Sequence[Row]) -> int:
+        if rows:
+            try:
+                self._client.raw_insert(table, insert_block=json_body(rows), fmt="JSONEachRow")
+            except Exception as exc:  # noqa: BLE001
+                raise ClickHouseError(str(exc)) from exc
+        return len(rows)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def open_client(url: str, username: str = "default", password: str = "", timeout: float = 30.0) -> Client:
+    """A client for `chdb://PATH` or `http(s)://HOST[:PORT]`."""
+    if url.startswith("chdb://"):
+        return ChdbClient(url[len("chdb://"):])
+    if url.startswith(("http://", "https://")):
+        return HttpClient(url, username, password, timeout)
+    raise ValueError(f"unsupported ClickHouse URL {url!r}: use chdb://PATH or http(s)://HOST:PORT")
