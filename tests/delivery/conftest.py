@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.delivery.ralph import Ralph
+from stream_app.devstack.ralph import Ralph
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""A real Ralph LRS (ralph-malph 5.1.0) for tests and benchmarks: started, stopped and restarted on demand.
+"""A real Ralph LRS (ralph-malph 5.1.0) for the development stack, tests and benchmarks, started on demand.
 
 Ralph pins click, cachetools, httpx and others below the versions stream_app
 uses, so it lives in its own virtualenv, `.venv-ralph` (created by
@@ -39,6 +39,14 @@ from stream_app.devstack.processes import free_port
 REPO = Path(__file__).resolve().parents[2]
 SERVER = Path(__file__).with_name("ralph_server.py")
 STORE_FILE = "fs_lrs.jsonl"  # Ralph's FSLRSBackendSettings.DEFAULT_LRS_FILE
+
+
+def ralph_available() -> bool:
+    """Whether the Ralph virtualenv is installed (`make ralph`)."""
+    try:
+        return ralph_python().exists()
+    except RuntimeError:
+        return False
 
 
 def ralph_python() -> Path:
@@ -136,7 +144,7 @@ class Ralph:
         self.stop()
 
 
-if __name__ == "__main__":  # manual use: python -m tests.delivery.ralph DIR
+if __name__ == "__main__":  # manual use: python -m stream_app.devstack.ralph DIR
     with Ralph(Path(sys.argv[1])) as lrs:
         print(lrs.url, lrs.username, lrs.password, flush=True)
         try:
