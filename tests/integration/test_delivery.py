@@ -127,7 +127,7 @@ def test_statements_reach_every_matching_router_once_with_overrides_headers_and_
             {"name": "caliper", "format": "caliper", "url": caliper.url + "caliper", "batch": {"size": 1},
              "auth": {"type": "bearer", "token": "${TEST_CALIPER_TOKEN}"}, "headers": {"X-Tenant": "campus"},
              "override_args": {"sensor": "https://analytics.example.org/sensor"}},
-        ], TEST_LRS_PASSWORD=ralph.password, TEST_CALIPER_TOKEN="s3cret")
+        ], TEST_LRS_PASSWORD=ralph.password, TEST_CALIPER_TOKEN="s3cret", STREAM_APP_STATEMENT_LOG="xapi")
         port = start_with_data(stack)
         want = cli_output("xapi", CDC, EVENTS, tmp_path)
         want_caliper = cli_output("caliper", CDC, EVENTS, tmp_path)
@@ -153,6 +153,9 @@ def test_statements_reach_every_matching_router_once_with_overrides_headers_and_
         assert {r.headers.get("X-Experience-API-Version") for r in problems.requests} == {"1.0.3"}
         assert "Authorization" not in problems.requests[0].headers
 
+        # ERB's xapi_tracking logger, switched on: one line per delivered statement.
+        logged = stack.workers[0].log.read_text(errors="replace")
+        assert all(w["id"] in logged for w in want)
         view = web_json(port, "/stream-app/routers/")
         assert view["lrs"]["delivered"] == len(want) and view["lrs"]["dead_lettered"] == 0
         assert view["problems"]["filtered"] == len(want) - len(want_problems)
