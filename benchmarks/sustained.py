@@ -1,0 +1,153 @@
+"""Sustained throughput: the highest loadgen rate at which 1 and 2 workers keep end-to-end lag bounded.
+
+For each worker count, on a fresh embedded broker and registry: the loadgen
+population's CDC rows are loaded, the workers started, then synthetic events
+(`stream-app loadgen`'s generator) are offered at increasing rates, one step of
+`--step` seconds each, while a `LagMonitor` (`stream-app lag`) measures event
+time → statement record. A rate is sustained when the p99 lag of the step's
+second half stays under `--max-p99` seconds; the first rate that fails ends
+the series. The 1-worker figure is the baseline of the 2-worker ratio.
+Benchmarks are not tests: nothing here asserts.
+
+    python -m benchmarks.sustained --rates 100,200,400,600,800 --step 20 --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from tempfile import mkdtemp
+
+import orjson
+
+from stream_app.devstack import seed
+from stream_app.devstack.processes import Proc, free_port, start_broker, start_registry, start_worker, worker_env
+from stream_app.kafka import ensure_topics
+from stream_app.ops.lag import LagMonitor, percentile
+from stream_app.ops.load import KafkaSink, Pacer
+from stream_app.ops.synth import Generator, cdc_records
+from stream_app.topics import concrete, topics
+
+USERS, COURSES = 2000, 10
+
+
+def _offer(bootstrap: str, rate: float, seconds: float, generator: Generator) -> int:
+    sink = KafkaSink(bootstrap, topics()["tracking"].name, "tansu")
+    pacer = Pacer(rate)
+    sent, started = 0, time.monotonic()
+    while time.monotonic() - started < seconds:
+        event = generator.event()
+        sink.send(orjson.dumps(event), event["context"]["username"].encode())
+        sent += 1
+        pacer.wait(sent)
+    sink.close()
+    return sent
+
+
+def _applied(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stream-app/health/", timeout=10) as response:
+        return int(orjson.loads(response.read())["counts"].get("users:external_user_ids_externalid", 0))
+
+
+def _wait_for_users(ports: list[int], timeout: float = 300.0) -> None:
+    """Until every learner's external ids are in the tables (else events wait for them and lag)."""
+    deadline = time.monotonic() + timeout
+    while sum(_applied(p) for p in ports) < 2 * USERS and time.monotonic() < deadline:
+        time.sleep(1)
+
+
+def run(workers: int, rates: list[float], step: float, max_p99: float) -> list[tuple[float, float, bool]]:
+    """(rate, p99 lag of the step's second half, sustained) per rate tried."""
+    base = Path(mkdtemp(prefix="sustained-"))
+    procs: list[Proc] = []
+    results: list[tuple[float, float, bool]] = []
+    try:
+        broker, bootstrap = start_broker(base)
+        procs.append(broker)
+        registry, registry_url = start_registry(base, bootstrap)
+        procs.append(registry)
+        ensure_topics(bootstrap, concrete(topics()), 4, 1)
+        seed.produce_cdc(seed.producer(bootstrap, "tansu"), cdc_records(USERS, COURSES))
+        ports = [free_port() for _ in range(workers)]
+        for i, port in enumerate(ports):
+            env = worker_env(bootstrap, registry_url, base / f"w{i}", port, {"STREAM_APP_FORMATS": "xapi"})
+            procs.append(start_worker(f"w{i}", base, env))
+        _wait_for_users(ports)
+        generator = Generator(USERS, COURSES, 1)
+        for rate in rates:
+            monitor = LagMonitor(bootstrap, registry_url, topics()["xapi"].name, "xapi")
+            producer = threading.Thread(target=_offer, args=(bootstrap, rate, step, generator))
+            producer.start()
+            started = time.monotonic()
+            while producer.is_alive():
+                monitor.poll(0.5)
+                if time.monotonic() - started < step / 2:
+                    monitor.stats.take_window()  # measure the second half only: the steady state
+            monitor.poll(1.0)
+            window = sorted(monitor.stats.take_window())
+            monitor.close()
+            p99 = percentile(window, 99) if window else float("inf")
+            ok = p99 <= max_p99
+            results.append((rate, p99, ok))
+            print(f"workers={workers} rate={rate:,.0f}/s p99={p99:,.2f} s samples={len(window)} "
+                  f"{'sustained' if ok else 'falling behind'}", flush=True)
+            if not ok:
+                break
+            time.sleep(step / 2)  # drain before the next step
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+    return results
+
+
+def best(results: list[tuple[float, float, bool]]) -> float:
+    return max((rate for rate, _p99, ok in results if ok), default=0.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rates", default="100,200,400,600,800", help="Offered rates, events/s, in order.")
+    parser.add_argument("--step", type=float, default=20.0, help="Seconds per rate.")
+    parser.add_argument("--max-p99", type=float, default=2.0, help="p99 lag (s) that still counts as keeping up.")
+    parser.add_argument("--write", action="store_true", help="Replace the section in BENCHMARKS.md.")
+    args = parser.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
+    one = run(1, rates, args.step, args.max_p99)
+    two = run(2, rates, args.step, args.max_p99)
+    b1, b2 = best(one), best(two)
+    ratio = f"{b2 / b1:.2f}" if b1 else "n/a"
+    rows = "\n".join(f"| {w} | {r:,.0f} | {p:,.2f} | {'yes' if ok else 'no'} |"
+                     for w, series in ((1, one), (2, two)) for r, p, ok in series)
+    section = f"""<!-- sustained:start -->
+## Sustained rate, 1 and 2 workers (`benchmarks/sustained.py`)
+
+Command: `python -m benchmarks.sustained --rates {args.rates} --step {args.step:g} --write`
+
+loadgen's synthetic course mix ({USERS:,} learners, {COURSES} courses), xAPI only, embedded broker and
+registry on the same 2-core machine; a rate is sustained when the p99 of event time → statement record,
+over the second half of a {args.step:g} s step, stays under {args.max_p99:g} s.
+
+| workers | offered events/s | p99 lag (s) | sustained |
+|---:|---:|---:|---|
+{rows}
+
+Sustained: 1 worker {b1:,.0f} events/s (baseline), 2 workers {b2:,.0f} events/s (ratio {ratio}).
+<!-- sustained:end -->
+"""
+    print(section)
+    if args.write:
+        path = Path(__file__).resolve().parents[1] / "BENCHMARKS.md"
+        text = path.read_text()
+        if "<!-- sustained:start -->" in text:
+            head, rest = text.split("<!-- sustained:start -->", 1)
+            text = head + section.strip() + "\n" + rest.split("<!-- sustained:end -->", 1)[1].lstrip("\n")
+        else:
+            text = text.replace("## Reading these figures", section.strip() + "\n\n## Reading these figures")
+        path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
