@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from stream_app.agents.common import SETTINGS, dead_letter, log
@@ -82,20 +83,24 @@ class ClickHouseSender:
         return [o if o is not None else done for o in outcomes]
 
 
-async def _write_until_stored(router: ClickHouseRouter, object_name: str, rows: Rows) -> None:
-    """Insert, retrying in place with growing pauses while ClickHouse is unreachable (never drops)."""
+async def _until_done(router: ClickHouseRouter, what: str, step: Callable[[ClickHouseSink], Awaitable[Any]]) -> None:
+    """Run `step` on the router's sink, retrying in place with growing pauses while ClickHouse is
+    unreachable: nothing is dropped, and what comes later waits (the latest row must land last)."""
     pause = 1.0
     while True:
         try:
-            await (await sink_of(router)).write(object_name, rows)
+            await step(await sink_of(router))
             return
         except ClickHouseError as exc:
-            _open.pop(router.name, None)
-            STATS[router.name].last_error = f"{object_name}: clickhouse_unavailable"
-            log.warning("clickhouse router %s: %s not stored (%s); retrying in %.0f s", router.name, object_name,
-                        exc, pause)
+            _open.pop(router.name, None)  # reconnect (and re-check the schema) next time
+            STATS[router.name].last_error = f"{what}: clickhouse_unavailable"
+            log.warning("clickhouse router %s: %s failed (%s); retrying in %.0f s", router.name, what, exc, pause)
             await asyncio.sleep(pause)
             pause = min(pause * 2, 60.0)
+
+
+async def _write_until_stored(router: ClickHouseRouter, object_name: str, rows: Rows) -> None:
+    await _until_done(router, object_name, lambda sink: sink.write(object_name, rows))
 
 
 def _course_rows(changes: list[tuple[Change, int | None]]) -> Rows:
@@ -167,6 +172,10 @@ def _enrollment_agent(router: ClickHouseRouter) -> None:
     app.agent(topic("cdc_course_enrollment"), name=f"clickhouse-{router.name}-enrollments")(write_enrollments)
 
 
+async def _retire(sink: ClickHouseSink, user_id: Any) -> None:
+    await sink.retire(user_id)
+
+
 def _retirement_agent(router: ClickHouseRouter) -> None:
     async def retire_users(stream: Any) -> None:
         async for event in stream.events():
@@ -176,17 +185,7 @@ def _retirement_agent(router: ClickHouseRouter) -> None:
                 continue  # the CDC agent dead-letters malformed records already
             if change is None or change.op != "delete" or change.key is None:
                 continue
-            pause = 1.0
-            while True:
-                try:
-                    await (await sink_of(router)).retire(change.key)
-                    break
-                except ClickHouseError as exc:
-                    _open.pop(router.name, None)
-                    log.warning("clickhouse router %s: retirement of user %s failed (%s); retrying", router.name,
-                                change.key, exc)
-                    await asyncio.sleep(pause)
-                    pause = min(pause * 2, 60.0)
+            await _until_done(router, f"retirement of user {change.key}", partial(_retire, user_id=change.key))
 
     app.agent(topic("cdc_auth_user"), name=f"clickhouse-{router.name}-retirement")(retire_users)
 

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import orjson
 
 from stream_app import deadletter
-from stream_app.agents.common import COUNTS, SETTINGS, log
+from stream_app.agents.common import COUNTS, ENGINE, SETTINGS, log
 from stream_app.agents.output import OutputProducer
 from stream_app.agents.stats import STATS, StatusReporter
 from stream_app.application import app, topic
@@ -45,14 +45,13 @@ from stream_app.delivery.http import Deliverer
 from stream_app.delivery.outcome import Outcome
 from stream_app.delivery.routers import ClickHouseRouter, Router, configured_routers
 from stream_app.metrics import DELIVERY_LATENCY
-from stream_app.pipeline import build_engine
 from stream_app.topics import retry_topic, topics
 from stream_app.transforms.normalise import normalise
 
 AnyRouter = Router | ClickHouseRouter
 ROUTERS: list[Router] = configured_routers(SETTINGS)
 PRODUCER = OutputProducer(SETTINGS)
-SENSOR = build_engine(SETTINGS).settings.sensor
+SENSOR = ENGINE.settings.sensor
 PAYLOAD_FIELD = {"xapi": "statement", "caliper": "event", "caliper11": "event"}
 STATEMENT_LOGS = {fmt: logging.getLogger(f"{fmt}_tracking") for fmt in PAYLOAD_FIELD}
 for _fmt, _logger in STATEMENT_LOGS.items():

@@ -8,6 +8,8 @@ and from scripts. See `stream_app.delivery.redrive` for what they do.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 import orjson
@@ -33,6 +35,14 @@ def _when(value: str | None) -> float | None:
         raise click.BadParameter(f"{value!r}: expected an ISO 8601 time or a duration such as 2h") from None
 
 
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except ops.RedriveError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _print(data: object) -> None:
     click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
 
@@ -47,8 +57,9 @@ def stats_command() -> None:
     """Counts by router (or stage), reason and age."""
     stats = ops.Stats()
     now = time.time()
-    for _message, record in ops.dead_letters(get_settings()):
-        stats.add(record, now)
+    with _errors():
+        for _message, record in ops.dead_letters(get_settings()):
+            stats.add(record, now)
     _print(stats.as_dict())
 
 
@@ -64,7 +75,8 @@ def redrive_command(router: str | None, reason: str | None, since: str | None, s
     routers = _routers()
     if router is not None and router not in routers:
         raise click.BadParameter(f"unknown router {router!r}; the routers file has {sorted(routers)}")
-    sent = ops.redrive(get_settings(), routers, ops.selector(router, reason, _when(since), stage), dry_run)
+    with _errors():
+        sent = ops.redrive(get_settings(), routers, ops.selector(router, reason, _when(since), stage), dry_run)
     _print({"dry_run": dry_run, "sent": dict(sent)})
 
 
@@ -80,5 +92,6 @@ def redeliver_command(name: str, since: str, until: str | None, dry_run: bool) -
         raise click.BadParameter(f"unknown router {name!r}; the routers file has {sorted(routers)}")
     start = _when(since)
     assert start is not None
-    count = ops.redeliver(get_settings(), routers[name], start, _when(until), dry_run)
+    with _errors():
+        count = ops.redeliver(get_settings(), routers[name], start, _when(until), dry_run)
     _print({"dry_run": dry_run, "router": name, "records": count})

@@ -26,9 +26,15 @@ from stream_app import deadletter
 from stream_app.compat import confluent_producer_options
 from stream_app.delivery.chain import EVENT_HEADER, RetryMeta, chain_headers, headers_dict
 from stream_app.delivery.routers import Router
+from stream_app.kafka import bootstrap_servers
 from stream_app.settings import Settings, parse_duration
 from stream_app.topics import retry_topic, topics
 from stream_app.transforms.normalise import normalise
+
+
+class RedriveError(RuntimeError):
+    """A topic is missing or the broker did not confirm the records sent."""
+
 
 AGES = ((3600.0, "<1h"), (86400.0, "<1d"), (7 * 86400.0, "<7d"))
 EVENT_STAGES = ("parse", "enrich", "transform")
@@ -48,8 +54,6 @@ def parse_when(text: str, now: float | None = None) -> float:
 
 
 def _consumer(settings: Settings) -> Consumer:
-    from stream_app.kafka import bootstrap_servers
-
     return Consumer({"bootstrap.servers": bootstrap_servers(settings.broker),
                      "group.id": f"stream-app-cli-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False,
                      "session.timeout.ms": 6000})
@@ -65,7 +69,7 @@ def read_topic(settings: Settings, name: str, since: float | None = None, idle: 
     try:
         metadata = consumer.list_topics(name, timeout=10).topics.get(name)
         if metadata is None or metadata.error is not None:
-            raise click_error(f"topic {name} does not exist")
+            raise RedriveError(f"topic {name} does not exist")
         partitions = [TopicPartition(name, p, 0) for p in metadata.partitions]
         if since is not None and settings.broker_flavor != "tansu":
             # (The embedded broker answers time lookups wrongly: there, read from the start and filter.)
@@ -82,12 +86,6 @@ def read_topic(settings: Settings, name: str, since: float | None = None, idle: 
             yield message
     finally:
         consumer.close()
-
-
-def click_error(message: str) -> Exception:
-    import click
-
-    return click.ClickException(message)
 
 
 def dead_letters(settings: Settings) -> Iterator[tuple[Message, dict[str, Any]]]:
@@ -157,8 +155,6 @@ class Resender:
     """Puts records on a router's first retry topic (due now), or events back on the tracking topic."""
 
     def __init__(self, settings: Settings) -> None:
-        from stream_app.kafka import bootstrap_servers
-
         self._producer = Producer({"bootstrap.servers": bootstrap_servers(settings.broker),
                                    "partitioner": "murmur2_random",
                                    **confluent_producer_options(settings.broker_flavor)})
@@ -185,7 +181,7 @@ class Resender:
     def close(self) -> None:
         remaining = self._producer.flush(60)
         if remaining:
-            raise click_error(f"{remaining} record(s) not confirmed by the broker")
+            raise RedriveError(f"{remaining} record(s) not confirmed by the broker")
 
 
 def redrive(settings: Settings, routers: dict[str, Router], take: Callable[[dict[str, Any]], bool],

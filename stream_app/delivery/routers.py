@@ -123,6 +123,25 @@ def _duration(value: Any, where: str) -> float:
     return seconds
 
 
+def _batch(raw: dict[str, Any], where: str, default_size: int) -> tuple[int, float]:
+    """`batch: {size, max_wait}` → (size, seconds), for every router type."""
+    batch = raw.get("batch") or {}
+    if not isinstance(batch, dict):
+        raise RoutersFileError(f"{where}: field 'batch' must be a mapping with size and max_wait")
+    size = batch.get("size", default_size)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise RoutersFileError(f"{where}: field 'batch.size' must be a positive integer")
+    return size, _duration(batch.get("max_wait", "1s"), f"{where}: field 'batch.max_wait'")
+
+
+def _retry_delays(raw: dict[str, Any], where: str) -> tuple[float, ...]:
+    """`retry_delays` (default 30 s, 5 min, 30 min), one retry topic each."""
+    delays = raw.get("retry_delays", ["30s", "5m", "30m"])
+    if not isinstance(delays, list):
+        raise RoutersFileError(f"{where}: field 'retry_delays' must be a list of durations")
+    return tuple(_duration(d, f"{where}: field 'retry_delays[{i}]'") for i, d in enumerate(delays))
+
+
 def _patterns(raw: Any, where: str) -> dict[str, tuple[re.Pattern[str], ...]]:
     if raw is None:
         return {}
@@ -187,15 +206,7 @@ def _router(raw: Any, index: int, env: Mapping[str, str]) -> Router | ClickHouse
     for key in ("override_args", "headers"):
         if raw.get(key) is not None and not isinstance(raw[key], dict):
             raise RoutersFileError(f"{where}: field '{key}' must be a mapping")
-    batch = raw.get("batch") or {}
-    if not isinstance(batch, dict):
-        raise RoutersFileError(f"{where}: field 'batch' must be a mapping with size and max_wait")
-    size = batch.get("size", 100)
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise RoutersFileError(f"{where}: field 'batch.size' must be a positive integer")
-    delays = raw.get("retry_delays", ["30s", "5m", "30m"])
-    if not isinstance(delays, list):
-        raise RoutersFileError(f"{where}: field 'retry_delays' must be a list of durations")
+    size, max_wait = _batch(raw, where, default_size=100)
     return Router(
         name=name,
         format=raw["format"],
@@ -205,9 +216,9 @@ def _router(raw: Any, index: int, env: Mapping[str, str]) -> Router | ClickHouse
         override_args=dict(raw.get("override_args") or {}),
         headers={str(k): str(v) for k, v in (raw.get("headers") or {}).items()},
         batch_size=size,
-        batch_max_wait=_duration(batch.get("max_wait", "1s"), f"{where}: field 'batch.max_wait'"),
+        batch_max_wait=max_wait,
         timeout=_duration(raw.get("timeout", "10s"), f"{where}: field 'timeout'"),
-        retry_delays=tuple(_duration(d, f"{where}: field 'retry_delays[{i}]'") for i, d in enumerate(delays)),
+        retry_delays=_retry_delays(raw, where),
     )
 
 
@@ -300,15 +311,7 @@ def _clickhouse_router(raw: dict[str, Any], name: str, where: str, env: Mapping[
     personal = sorted(set(objects) & set(PII_OBJECTS))
     if personal and not pii:
         raise RoutersFileError(f"{where}: field 'objects' lists personal data {personal}: set 'pii: true' to send it")
-    batch = raw.get("batch") or {}
-    if not isinstance(batch, dict):
-        raise RoutersFileError(f"{where}: field 'batch' must be a mapping with size and max_wait")
-    size = batch.get("size", 10_000)
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise RoutersFileError(f"{where}: field 'batch.size' must be a positive integer")
-    delays = raw.get("retry_delays", ["30s", "5m", "30m"])
-    if not isinstance(delays, list):
-        raise RoutersFileError(f"{where}: field 'retry_delays' must be a list of durations")
+    size, max_wait = _batch(raw, where, default_size=10_000)
     username = raw.get("username", "default")
     if not isinstance(username, str) or not username:
         raise RoutersFileError(f"{where}: field 'username' must be a non-empty string")
@@ -320,11 +323,11 @@ def _clickhouse_router(raw: dict[str, Any], name: str, where: str, env: Mapping[
         username=username,
         password=None if password is None else SecretStr(str(password)),
         batch_size=size,
-        batch_max_wait=_duration(batch.get("max_wait", "1s"), f"{where}: field 'batch.max_wait'"),
+        batch_max_wait=max_wait,
         objects=tuple(dict.fromkeys(objects)),
         pii=pii,
         timeout=_duration(raw.get("timeout", "30s"), f"{where}: field 'timeout'"),
-        retry_delays=tuple(_duration(d, f"{where}: field 'retry_delays[{i}]'") for i, d in enumerate(delays)),
+        retry_delays=_retry_delays(raw, where),
     )
 
 

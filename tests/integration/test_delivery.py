@@ -32,20 +32,6 @@ from tests.integration.test_topology import CDC, EVENTS, cli_output, wait_for_cd
 FAST_RETRIES = ["1s", "2s", "3s"]
 
 
-@pytest.fixture
-def ralph(tmp_path: Path) -> Iterator[Ralph]:
-    lrs = Ralph(tmp_path / "ralph")
-    lrs.root.mkdir()
-    try:
-        lrs.start()
-    except (RuntimeError, TimeoutError) as exc:
-        pytest.fail(str(exc))
-    try:
-        yield lrs
-    finally:
-        lrs.stop()
-
-
 class Mailbox:
     """An aiosmtpd handler keeping every message."""
 

@@ -25,23 +25,10 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from stream_app.codecs.avro import AvroDecoder, registry_client
-from stream_app.devstack.processes import start_registry
 from tests.integration.stack import Stack, wait_until, web_json
+from tests.integration.test_topology import CDC, EVENTS
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT / "samples"
-CDC = [orjson.loads(line) for line in (SAMPLES / "cdc.jsonl").read_bytes().splitlines() if line.strip()]
-EVENTS = [line for line in (SAMPLES / "tracking.jsonl").read_bytes().splitlines() if line.strip()]
 STREAM_APP = str(Path(sys.executable).with_name("stream-app"))
-
-
-@pytest.fixture(scope="module")
-def registry(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    proc, url = start_registry(tmp_path_factory.mktemp("registry"), broker)
-    try:
-        yield url
-    finally:
-        proc.stop()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from stream_app.transforms import Engine, TransformSettings
-from stream_app.transforms.dimensions import Block, Course, Team, User
+from stream_app.transforms.dimensions import EmptyLookup, Team
 
 HERE = Path(__file__).parent
 DIRS = (HERE / "fixtures", HERE / "own")
@@ -51,17 +51,8 @@ def cases() -> list[Case]:
     return found
 
 
-class MockLookup:
+class MockLookup(EmptyLookup):
     """CT's test mocks: every user id is `honor`, every team has topic `Topic1ID`."""
-
-    def user(self, id_or_username: str | int) -> User | None:
-        return None
-
-    def course(self, course_id: str) -> Course | None:
-        return None
-
-    def block(self, usage_key: str) -> Block | None:
-        return None
 
     def username(self, user_id: str | int) -> str | None:
         return MEMBER
