@@ -39,6 +39,7 @@ from stream_app.delivery.chain import (
     after_failure,
     chain_headers,
     dead_letter_fields,
+    guarded,
     headers_dict,
 )
 from stream_app.delivery.http import Deliverer
@@ -192,7 +193,7 @@ def delivery_agents(router: AnyRouter, sender: Sender) -> None:
     async def deliver(events: list[Any], fresh: bool) -> None:
         items = _items(router, events, fresh)
         if items:
-            outcomes = await sender.deliver(items)
+            outcomes = await guarded(sender.deliver(items), len(items), router.name)
             _settle(router, items, outcomes, status)
         # Acknowledge only once every retry or dead-letter record of the batch is stored.
         await PRODUCER.flush()

@@ -10,12 +10,17 @@ the chain can be tested without a broker; the agents only move bytes.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
+
+from stream_app.delivery.outcome import Outcome
+
+log = logging.getLogger(__name__)
 
 # Header names; `openedx.event` is set by the enrich agent on every output record (the original
 # tracking event, for `match_params`) and kept along the chain.
@@ -91,6 +96,25 @@ def after_failure(meta: RetryMeta, error: str, delays: Sequence[float], *, retry
         return Next(replace(failed, due=0.0), None)
     wait = max(delays[tier - 1], retry_after or 0.0)
     return Next(replace(failed, tier=tier, due=now + wait), tier)
+
+
+async def guarded(deliver: Awaitable[list[Outcome]], count: int, router: str) -> list[Outcome]:
+    """The outcomes of a delivery, or — if the sender raised, which it must not — a retry for every item.
+
+    A bug or an unexpected answer (a ClickHouse schema that changed under us, a statement that is
+    not an object) must neither stop the router's agent nor lose the batch: it goes along the retry
+    chain with the error's type as its reason, and to the dead-letter topic if it keeps failing.
+    """
+    try:
+        outcomes = await deliver
+    except Exception as exc:  # noqa: BLE001 — the delivery agents' error boundary
+        log.exception("router %s: delivery raised; the batch goes to the retry chain", router)
+        return [Outcome("retry", f"internal_error:{type(exc).__name__}")] * count
+    if len(outcomes) != count:
+        log.error("router %s: %d outcomes for %d items; the batch goes to the retry chain", router,
+                  len(outcomes), count)
+        return [Outcome("retry", "internal_error:outcome_count")] * count
+    return outcomes
 
 
 def headers_dict(headers: Iterable[tuple[str, Any]] | Mapping[str, Any] | None) -> dict[str, bytes]:

@@ -83,3 +83,24 @@ def test_dead_letter_selection_and_stats() -> None:
     assert out["lrs"] == {"total": 2, "reasons": {"http_400": 1, "http_503": 1}, "ages": {"<1d": 1, "<1h": 1}}
     assert out["stage:enrich"]["total"] == 1
     assert parse_when("2h", now=10_000.0) == 10_000.0 - 7200
+
+
+def test_a_sender_that_raises_sends_the_whole_batch_along_the_chain_instead_of_stopping_the_agent() -> None:
+    import asyncio
+
+    from stream_app.delivery.chain import guarded
+    from stream_app.delivery.outcome import Outcome
+
+    async def broken() -> list[Outcome]:
+        raise ValueError("statement is not an object")
+
+    async def short() -> list[Outcome]:
+        return [Outcome("delivered", "ok")]
+
+    async def fine() -> list[Outcome]:
+        return [Outcome("delivered", "ok"), Outcome("dead", "http_400", 400)]
+
+    out = asyncio.run(guarded(broken(), 3, "lrs"))
+    assert [(o.kind, o.reason) for o in out] == [("retry", "internal_error:ValueError")] * 3
+    assert [o.reason for o in asyncio.run(guarded(short(), 2, "lrs"))] == ["internal_error:outcome_count"] * 2
+    assert [o.kind for o in asyncio.run(guarded(fine(), 2, "lrs"))] == ["delivered", "dead"]
