@@ -27,7 +27,16 @@ from stream_app.tables.dimensions import (
     username_of,
     username_updates,
 )
-from stream_app.tables.stream import blocks, courses, external_id_types, teams, user_names, usernames, users
+from stream_app.tables.stream import (
+    blocks,
+    courses,
+    external_id_types,
+    put_global,
+    teams,
+    user_names,
+    usernames,
+    users,
+)
 
 CDC_TOPICS = {
     "cdc_auth_user": "auth_user",
@@ -42,6 +51,7 @@ user_changes = topic("user_changes")
 
 
 def _put(table: Any, key: str, value: Any) -> None:
+    """Write or (None) delete an entry of the partitioned users table, in this event's partition."""
     if value is None:
         table.pop(key, None)
     else:
@@ -55,15 +65,15 @@ def _apply(table: str, change: Change) -> None:
             body = {"table": table, "op": change.op, "row": change.row, "key": change.key}
             user_changes.send_soon(key=orjson.dumps(user_id), value=orjson.dumps(body))
     elif table == "external_user_ids_externalidtype":
-        _put(external_id_types, *external_id_type_row(change))
+        put_global(external_id_types, *external_id_type_row(change))
     elif table == "course_overviews_courseoverview":
-        _put(courses, *course_row(change))
+        put_global(courses, *course_row(change))
     elif table == "course_blocks":
-        _put(blocks, *block_row(change))
+        put_global(blocks, *block_row(change))
     elif table == "teams_courseteam":
         found = team_row(change)
         if found is not None:
-            _put(teams, *found)
+            put_global(teams, *found)
 
 
 def _make_cdc_agent(topic_key: str, table: str) -> None:
@@ -99,8 +109,8 @@ async def update_users(stream: Any) -> None:
             _put(users, user_id, new)
             COUNTS[f"users:{body['table']}"] += 1
             for username, record in username_updates(old, new):
-                _put(usernames, username, None if record is None else user_id)
+                put_global(usernames, username, None if record is None else user_id)
             if username_of(old) != username_of(new):
-                _put(user_names, user_id, username_of(new))
+                put_global(user_names, user_id, username_of(new))
         except (TransformError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
             dead_letter("users", getattr(exc, "reason", type(exc).__name__), message)

@@ -34,8 +34,27 @@ def _table(name: str, help: str) -> Any:
 
 
 def _global_table(name: str, help: str) -> Any:
-    # Global tables are written from CDC partitions unrelated to their keys: the partitioner places them.
-    return app.GlobalTable(name, default=None, use_partitioner=True, help=help, key_type=str)
+    # Every worker holds every partition and reads every change from the changelog, one record at a
+    # time: Faust's default 1,000-record buffer is flushed only when full or at a rebalance, so a course
+    # written by another worker stayed invisible here until then. Writes go through `put_global`.
+    return app.GlobalTable(name, default=None, use_partitioner=True, help=help, key_type=str,
+                           recovery_buffer_size=1)
+
+
+def put_global(table: Any, key: str, value: Any) -> None:
+    """Write one entry of a global table (None deletes it) through its changelog only.
+
+    Faust's RocksDB store files a local write under the partition of the event being processed (a
+    CDC topic's partition), while the changelog copy that every worker reads lands under the key's
+    own partition; the writer then held two copies and, after the key was next written by another
+    worker, kept reading the stale one. Producing only to the changelog, keyed and partitioned as
+    Faust does, gives every worker, the writer included, one copy per key. The change is readable a
+    moment later, once read back; events that need it meanwhile are held and retried.
+    """
+    if value is None:
+        table.send_changelog(None, key, None, value_serializer="raw")  # a tombstone, as Faust's own deletes
+    else:
+        table.send_changelog(None, key, value)
 
 
 users = _table("users", "user records by user id")
