@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +59,21 @@ def cdc_records(users: int) -> list[dict[str, Any]]:
         out.append({"topic": "openedx.cdc.course_overviews_courseoverview", "key": {"id": course},
                     "value": {"id": course, "display_name": "Demonstration Course", "org": "edX"}})
     return out
+
+
+def wait_for_tables(port: int, sizes: dict[str, int], timeout: float = 300) -> None:
+    """Until the worker's tables hold the seeded entries (its /stream-app/tables/ view)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/stream-app/tables/", timeout=5) as response:
+                held = orjson.loads(response.read())
+            if all(held.get(name, 0) >= n for name, n in sizes.items()):
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"tables did not reach {sizes}")
 
 
 def produce(bootstrap: str, topic: str, values: list[bytes], rate: float | None = None) -> None:
@@ -164,12 +180,14 @@ def main() -> None:
         from stream_app.devstack import seed
 
         seed.produce_cdc(seed.producer(bootstrap, "tansu"), cdc_records(1000), specs)
-        env = worker_env(bootstrap, registry_url, tmp / "data", free_port(),
+        web_port = free_port()
+        env = worker_env(bootstrap, registry_url, tmp / "data", web_port,
                          {"STREAM_APP_TOPICS_FILE": str(topics_file), "STREAM_APP_APP_ID": "bench"})
         launched = time.monotonic()
         procs.append(start_worker("worker", logs, env))
         ready_seconds = time.monotonic() - launched  # process start → "[^Worker]: Ready" logged
-        time.sleep(5)  # let the CDC snapshot land in the tables
+        # Measure from a loaded state: an event that found no user would wait for a retry.
+        wait_for_tables(web_port, {"users": 1000, "courses": len(corpus_module.COURSES), "external_id_types": 2})
 
         events = corpus_module.corpus(args.events)
         engine, lookup = build_engine(Settings()), corpus_module.lookup()

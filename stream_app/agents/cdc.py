@@ -32,6 +32,7 @@ from stream_app.tables.stream import (
     courses,
     external_id_types,
     put_global,
+    put_user,
     teams,
     user_names,
     usernames,
@@ -48,14 +49,6 @@ CDC_TOPICS = {
     "cdc_teams": "teams_courseteam",
 }
 user_changes = topic("user_changes")
-
-
-def _put(table: Any, key: str, value: Any) -> None:
-    """Write or (None) delete an entry of the partitioned users table, in this event's partition."""
-    if value is None:
-        table.pop(key, None)
-    else:
-        table[key] = value
 
 
 def _apply(table: str, change: Change) -> None:
@@ -106,7 +99,7 @@ async def update_users(stream: Any) -> None:
             change = Change(body["op"], body["row"], body["key"])
             old = users.get(user_id)
             new = apply_user_change(old, user_id, body["table"], change)
-            _put(users, user_id, new)
+            put_user(user_id, new)
             COUNTS[f"users:{body['table']}"] += 1
             for username, record in username_updates(old, new):
                 put_global(usernames, username, None if record is None else user_id)

@@ -25,7 +25,7 @@ from stream_app.codecs.avro import AvroEncoder, registry_client
 from stream_app.delivery.chain import EVENT_HEADER
 from stream_app.kafka import partition_for
 from stream_app.pipeline import AvroTracking, process, route
-from stream_app.tables.stream import TableLookup, is_user_id, routing_key, users
+from stream_app.tables.stream import TableLookup, is_user_id, put_user, routing_key, users
 from stream_app.topics import topics
 
 events_by_actor = topic("events_by_actor")
@@ -118,7 +118,7 @@ def _store_generated(key: str) -> None:
             # This event's partition owns the user's record: keep the id with it.
             record = users.get(user_id)
             if record is not None and (record.get("generated") or {}).get(id_type) != value:
-                users[user_id] = {**record, "generated": {**(record.get("generated") or {}), id_type: value}}
+                put_user(user_id, {**record, "generated": {**(record.get("generated") or {}), id_type: value}})
         if (user_id, id_type) not in _published:
             _published.add((user_id, id_type))
             generated_ids.send_soon(

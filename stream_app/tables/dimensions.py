@@ -15,13 +15,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from stream_app.errors import TransformError
 from stream_app.tables.cdc import Change
 from stream_app.transforms.dimensions import Block, Course, Team, User
 
 Store = MutableMapping[str, Any]
+
+
+class Readable(Protocol):
+    """What a dimension read needs of a store: a dict, a Faust table or a `ReadCache`."""
+
+    def get(self, key: str, /) -> Any: ...
+
 JSON = dict[str, Any]
 
 # The default namespace for generated external ids; configurable per deployment.
@@ -111,7 +118,7 @@ def username_updates(old: JSON | None, new: JSON | None) -> list[tuple[str, JSON
     return updates
 
 
-def user_record(ext_types: Mapping[str, Any], record: JSON | None, namespace: uuid.UUID | None) -> User | None:
+def user_record(ext_types: Readable, record: JSON | None, namespace: uuid.UUID | None) -> User | None:
     """Build a `User` from a stored record; only users with an auth_user row are known.
 
     With a `namespace`, missing `xapi`/`caliper` external ids get their generated value.

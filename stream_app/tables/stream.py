@@ -15,6 +15,7 @@ from typing import Any
 
 from stream_app.application import app
 from stream_app.errors import MissingDimension
+from stream_app.tables.cache import ReadCache
 from stream_app.tables.dimensions import (
     ID_TYPES,
     block_record,
@@ -26,19 +27,44 @@ from stream_app.tables.dimensions import (
 from stream_app.transforms.dimensions import Block, Course, Team, User
 
 _PARTITIONS = app.stream_settings.partitions
+CACHES: dict[str, ReadCache] = {}
 
+
+def _on_changelog(name: str) -> Any:
+    async def on_changelog_event(event: Any) -> None:
+        # Called before the record is applied, with no await in between (one-record buffers for
+        # global tables; the users table is read only after its recovery has been applied).
+        cache = CACHES.get(name)
+        if cache is not None:
+            cache.drop_serialized(event.message.key)
+
+    return on_changelog_event
 
 
 def _table(name: str, help: str) -> Any:
-    return app.Table(name, default=None, partitions=_PARTITIONS, help=help, key_type=str)
+    table = app.Table(name, default=None, partitions=_PARTITIONS, help=help, key_type=str,
+                      on_changelog_event=_on_changelog(name))
+    CACHES[name] = ReadCache(table, keep_absent=False)
+    return table
 
 
 def _global_table(name: str, help: str) -> Any:
     # Every worker holds every partition and reads every change from the changelog, one record at a
     # time: Faust's default 1,000-record buffer is flushed only when full or at a rebalance, so a course
     # written by another worker stayed invisible here until then. Writes go through `put_global`.
-    return app.GlobalTable(name, default=None, use_partitioner=True, help=help, key_type=str,
-                           recovery_buffer_size=1)
+    table = app.GlobalTable(name, default=None, use_partitioner=True, help=help, key_type=str,
+                            recovery_buffer_size=1, on_changelog_event=_on_changelog(name))
+    CACHES[name] = ReadCache(table)
+    return table
+
+
+def put_user(user_id: str, record: Any) -> None:
+    """Write or (None) delete a user record, in the current event's partition (the user's)."""
+    CACHES["users"].drop(user_id)
+    if record is None:
+        users.pop(user_id, None)
+    else:
+        users[user_id] = record
 
 
 def put_global(table: Any, key: str, value: Any) -> None:
@@ -71,11 +97,25 @@ TABLES = {"users": users, "usernames": usernames, "courses": courses, "blocks": 
           "external_id_types": external_id_types, "user_names": user_names, "teams": teams}
 
 
+_USERS, _USERNAMES, _COURSES, _BLOCKS = CACHES["users"], CACHES["usernames"], CACHES["courses"], CACHES["blocks"]
+_EXT_TYPES, _USER_NAMES, _TEAMS = CACHES["external_id_types"], CACHES["user_names"], CACHES["teams"]
+
+
+async def _on_rebalance(*_: Any, **__: Any) -> None:
+    # Partitions, and the table contents behind them, change hands at a rebalance.
+    for cache in CACHES.values():
+        cache.clear()
+
+
+app.on_partitions_revoked.connect(_on_rebalance)
+app.on_partitions_assigned.connect(_on_rebalance)
+
+
 def routing_key(key: str) -> str:
     """The key to route an event by: the user id when the username index knows the name."""
     if is_user_id(key):
         return key
-    user_id = usernames.get(key)
+    user_id = _USERNAMES.get(key)
     return str(user_id) if user_id is not None else key
 
 
@@ -110,15 +150,15 @@ class TableLookup:
         """
         record = None
         if is_user_id(key):
-            record = users.get(str(int(key)))
+            record = _USERS.get(str(int(key)))
         if record is None or not record.get("known"):
-            user_id = usernames.get(str(key))
-            record = users.get(user_id) if user_id is not None else None
+            user_id = _USERNAMES.get(str(key))
+            record = _USERS.get(str(user_id)) if user_id is not None else None
         return record if record and record.get("known") else None
 
     def user(self, id_or_username: str | int) -> User | None:
         record = self.user_row(id_or_username)
-        user = user_record(external_id_types, record, None)
+        user = user_record(_EXT_TYPES, record, None)
         if user is None or record is None or self.namespace is None:
             return user
         external = dict(user.external_ids)
@@ -136,14 +176,14 @@ class TableLookup:
         return replace(user, external_ids=external)
 
     def course(self, course_id: str) -> Course | None:
-        return course_record(course_id, courses.get(course_id))
+        return course_record(course_id, _COURSES.get(course_id))
 
     def block(self, usage_key: str) -> Block | None:
-        return block_record(usage_key, blocks.get(usage_key))
+        return block_record(usage_key, _BLOCKS.get(usage_key))
 
     def username(self, user_id: str | int) -> str | None:
-        value = user_names.get(str(user_id))
+        value = _USER_NAMES.get(str(user_id))
         return value if isinstance(value, str) else None
 
     def team(self, team_id: str) -> Team | None:
-        return team_record(team_id, teams.get(team_id))
+        return team_record(team_id, _TEAMS.get(team_id))

@@ -129,6 +129,37 @@ def test_cdc_snapshot_updates_and_deletes_land_in_the_tables(stack: Stack) -> No
     assert web_json(masked_port, "/stream-app/users/1/")["value"]["email"] == "***"
 
 
+def test_dimension_changes_reach_the_statements_made_after_them(stack: Stack) -> None:
+    # The enrich agent caches table reads: a change must drop the cached entry (global tables: via
+    # their changelog; the users table: on write), or later statements would keep the old values.
+    worker, port = stack.start_worker("w1")
+    stack.produce_cdc(CDC)
+    wait_for_cdc([port])
+    wait_until(lambda: web_json(port, "/stream-app/tables/")["courses"] == 4)
+    event = json.loads(EVENTS[2])  # learner 3 enrols in the demo course
+    assert event["context"]["user_id"] == 3
+    stack.produce_tracking([EVENTS[2]])
+    before = json.loads(stack.read("xapi", 1, timeout=60, settle=0)[0]["statement"])
+    assert before["object"]["definition"]["name"] == {"en": "Demonstration Course"}
+    assert before["actor"]["account"]["name"] == "00000000-0000-4000-8000-000003000001"
+    course = event["context"]["course_id"]
+    stack.produce_cdc([
+        {"topic": "openedx.cdc.course_overviews_courseoverview", "key": {"id": course},
+         "value": {"id": course, "display_name": "Renamed", "org": "edX"}},
+        {"topic": "openedx.cdc.external_user_ids_externalid", "key": {"id": 7},
+         "value": {"id": 7, "user_id": 3, "external_id_type_id": 1, "external_user_id": "new-xapi-id-of-3"}},
+    ])
+    wait_until(lambda: web_json(port, f"/stream-app/courses/{course}/")["value"]["display_name"] == "Renamed")
+    wait_until(lambda: applied([port], "users:external_user_ids_externalid") == 33)
+    event["timestamp"] = "2026-02-01T00:00:00.000000+00:00"
+    stack.produce_tracking([orjson.dumps(event)])
+    records = stack.read("xapi", 2, timeout=60, settle=0)
+    after = json.loads(records[-1]["statement"])
+    assert after["timestamp"].startswith("2026-02-01")
+    assert after["object"]["definition"]["name"] == {"en": "Renamed"}
+    assert after["actor"]["account"]["name"] == "new-xapi-id-of-3"
+
+
 def test_event_before_its_user_is_held_then_emitted(stack: Stack) -> None:
     worker, port = stack.start_worker("w1")
     event = EVENTS[0]
