@@ -16,7 +16,7 @@ from stream_app.application import app
 from stream_app.metrics import REGISTRY, WorkerCollector, render
 from stream_app.tables.stream import TABLES, blocks, courses, usernames, users
 
-PERSONAL = ("email", "name")
+PERSONAL = ("email", "name", "profile")
 
 
 def mask(record: Any) -> Any:

@@ -7,9 +7,10 @@ chain; a record that cannot become a row is dead-lettered. Course overviews,
 course blocks and enrollments are written from their CDC topics, in batches;
 when ClickHouse is unreachable the batch is retried in place, with growing
 pauses, and not acknowledged before it is stored, so an outage loses nothing
-and the latest version of a row still lands last. An `auth_user` delete erases
-the user's personal data from the sink (Aspects' retirement). Users' profiles
-and external ids are written by `stream-app clickhouse dump` (see README).
+and the latest version of a row still lands last. Users' profiles and external
+ids (personal data: only with `pii: true`) are rewritten from `user-changes`
+whenever one of a user's rows changes. An `auth_user` delete erases the user's
+personal data from the sink (Aspects' retirement).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from stream_app.agents.common import SETTINGS, dead_letter, log
+import orjson
+
+from stream_app.agents.common import COUNTS, SETTINGS, dead_letter, log
 from stream_app.agents.delivery import Item, delivery_agents
 from stream_app.agents.stats import STATS
 from stream_app.application import app, topic
@@ -35,12 +38,14 @@ from stream_app.sinks.clickhouse import (
     course_block_rows,
     course_enrollment_row,
     course_overview_row,
+    external_id_rows,
     statement_row,
+    user_profile_row,
 )
 from stream_app.sinks.clickhouse.enrollments import change_ms, decode_enrollment
 from stream_app.tables.cdc import Change, decode
-from stream_app.tables.dimensions import block_row, course_row
-from stream_app.tables.stream import blocks, user_names
+from stream_app.tables.dimensions import apply_user_change, block_row, course_row, user_record
+from stream_app.tables.stream import blocks, external_id_types, user_names, users
 from stream_app.topics import topics
 
 Rows = list[dict[str, Any]]
@@ -101,6 +106,7 @@ async def _until_done(router: ClickHouseRouter, what: str, step: Callable[[Click
 
 async def _write_until_stored(router: ClickHouseRouter, object_name: str, rows: Rows) -> None:
     await _until_done(router, object_name, lambda sink: sink.write(object_name, rows))
+    STATS[router.name].rows_written += len(rows)
 
 
 def _course_rows(changes: list[tuple[Change, int | None]]) -> Rows:
@@ -172,6 +178,45 @@ def _enrollment_agent(router: ClickHouseRouter) -> None:
     app.agent(topic("cdc_course_enrollment"), name=f"clickhouse-{router.name}-enrollments")(write_enrollments)
 
 
+def _user_rows(router: ClickHouseRouter, message: Any) -> dict[str, Rows]:
+    """A user's current `user_profile` and `external_id` rows after one `user-changes` record.
+
+    The change is applied to the stored record here as well: the users agent may not have applied
+    it yet, and applying a change twice gives the same record."""
+    user_id = orjson.loads(message.key)
+    body = orjson.loads(message.value)
+    record = apply_user_change(users.get(user_id), user_id, body["table"], Change(body["op"], body["row"], body["key"]))
+    user = user_record(external_id_types, record, None)
+    if user is None or record is None:
+        return {}  # not known yet (rows before auth_user) or deleted (the retirement agent erases it)
+    changed = changed_at(int(message.timestamp * 1000))
+    rows: dict[str, Rows] = {}
+    if "user_profile" in router.objects and record.get("profile") is not None:
+        rows["user_profile"] = [user_profile_row(user, changed, record["profile"])]
+    if "external_id" in router.objects:
+        rows["external_id"] = external_id_rows(user, changed)
+    return rows
+
+
+def _personal_data_agent(router: ClickHouseRouter) -> None:
+    async def write_users(stream: Any) -> None:
+        async for batch in stream.take_events(router.batch_size, within=router.batch_max_wait):
+            latest: dict[tuple[str, bytes], Rows] = {}  # the last rows of each user and object in the batch
+            for event in batch:
+                try:
+                    for object_name, rows in _user_rows(router, event.message).items():
+                        latest[(object_name, event.message.key)] = rows
+                except (TransformError, RowError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                    dead_letter("clickhouse", getattr(exc, "reason", f"invalid_row:{exc}"), event.message,
+                                router=router.name)
+            for object_name in ("user_profile", "external_id"):
+                rows = [row for (name, _), found in latest.items() if name == object_name for row in found]
+                if rows:
+                    await _write_until_stored(router, object_name, rows)
+
+    app.agent(topic("user_changes"), name=f"clickhouse-{router.name}-users")(write_users)
+
+
 async def _retire(sink: ClickHouseSink, user_id: Any) -> None:
     await sink.retire(user_id)
 
@@ -186,6 +231,7 @@ def _retirement_agent(router: ClickHouseRouter) -> None:
             if change is None or change.op != "delete" or change.key is None:
                 continue
             await _until_done(router, f"retirement of user {change.key}", partial(_retire, user_id=change.key))
+            COUNTS[f"clickhouse:{router.name}:retired"] += 1
 
     app.agent(topic("cdc_auth_user"), name=f"clickhouse-{router.name}-retirement")(retire_users)
 
@@ -200,4 +246,6 @@ for _router in SINKS:
         _dimension_agent(_router, "cdc_course_blocks", "course_blocks", _block_rows)
     if "course_enrollment" in _router.objects and "cdc_course_enrollment" in topics():
         _enrollment_agent(_router)
+    if {"user_profile", "external_id"} & set(_router.objects):
+        _personal_data_agent(_router)
     _retirement_agent(_router)

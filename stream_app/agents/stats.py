@@ -25,6 +25,7 @@ class RouterStats:
     retrying: int = 0
     dead_lettered: int = 0
     filtered: int = 0
+    rows_written: int = 0  # ClickHouse sinks: dimension rows stored (course structure, users, enrollments)
     last_success: float | None = None
     last_error: str | None = None
     last_error_at: float | None = None

@@ -2,8 +2,9 @@
 
 The rules are pure functions over small JSON-able dicts, so the in-memory
 lookup (`DimensionStores`, dicts) and the worker (Faust tables, partitioned by
-user id) share them. A user record gathers auth_user, the profile name and the
-external ids keyed by *type id*; type names are resolved when a user is read,
+user id) share them. A user record gathers auth_user, the profile (its name
+for statements, the columns Aspects' `user_profile` sink copies under
+`profile`) and the external ids keyed by *type id*; type names are resolved when a user is read,
 so rows may arrive in any order (an external id before its type, a profile
 before its user). Deleting an external id needs the row's before image
 (Debezium's default for MySQL, which Open edX runs); a bare tombstone after it
@@ -35,6 +36,10 @@ JSON = dict[str, Any]
 DEFAULT_ID_NAMESPACE = uuid.UUID("5d6a4bb8-8a1c-5b9e-9f0e-6f70656e6564")
 ID_TYPES = ("xapi", "caliper")
 USER_TABLES = ("auth_user", "auth_userprofile", "external_user_ids_externalid")
+# The auth_userprofile columns Aspects' user_profile table holds (besides name, kept on its own).
+PROFILE_FIELDS = ("meta", "courseware", "language", "location", "year_of_birth", "gender", "level_of_education",
+                  "mailing_address", "city", "country", "state", "goals", "bio", "profile_image_uploaded_at",
+                  "phone_number")
 TABLES = USER_TABLES + ("external_user_ids_externalidtype", "course_overviews_courseoverview", "course_blocks")
 
 
@@ -87,7 +92,10 @@ def apply_user_change(record: JSON | None, user_id: str, table: str, change: Cha
     if table == "auth_user":
         new.update(username=row.get("username"), email=row.get("email"), known=True)
     elif table == "auth_userprofile":
-        new["name"] = None if change.op == "delete" else row.get("name")
+        deleted = change.op == "delete"
+        new["name"] = None if deleted else row.get("name")
+        # Only set columns, to keep records small: most profiles leave most of them empty.
+        new["profile"] = None if deleted else {k: row[k] for k in PROFILE_FIELDS if row.get(k) not in (None, "")}
     elif table == "external_user_ids_externalid":
         type_id = row.get("external_id_type_id")
         if type_id is None:

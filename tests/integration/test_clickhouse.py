@@ -67,3 +67,66 @@ def test_statements_and_course_structure_land_once_even_when_sent_twice(stack: S
     courses = {r["course_key"] for r in got["courses"]}
     assert len(courses) == 4 and "course-v1:edX+DemoX+Demo_Course" in courses
     assert {r["display_name"] for r in got["blocks"]} == {"Week 1", "Lesson", "Intro"}
+
+
+HOLD = """
+import sys, chdb.session as s
+session = s.Session(sys.argv[1])
+print("held", flush=True)
+sys.stdin.read()
+session.close()
+"""
+
+
+def test_personal_data_streams_in_retirement_erases_it_and_an_outage_loses_nothing(
+        stack: Stack, tmp_path: Path) -> None:
+    db = tmp_path / "ch"
+    # The outage: another process holds the chDB directory, so the worker cannot open it until released.
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        routers = tmp_path / "routers.yaml"
+        routers.write_text(yaml.safe_dump({"routers": [{
+            "name": "aspects", "type": "clickhouse", "url": f"chdb://{db}", "pii": True,
+            "batch": {"size": 1000, "max_wait": "500ms"},
+            "objects": ["statements", "course_overviews", "user_profile", "external_id"],
+            "retry_delays": ["1s", "2s", "4s", "8s", "16s", "30s"]}]}))
+        stack.env["STREAM_APP_ROUTERS_FILE"] = str(routers)
+        worker, port = stack.start_worker("w1")
+        profiles = [{"topic": "openedx.cdc.auth_userprofile", "key": {"id": 100 + u},
+                     "value": {"id": 100 + u, "user_id": u, "name": f"Learner {u}", "country": "FR"}} for u in (1, 2)]
+        stack.produce_cdc([*CDC, *profiles])
+        wait_for_cdc([port])
+        stack.produce_tracking(EVENTS)
+        want = cli_output("xapi", CDC, EVENTS, tmp_path)
+
+        def status() -> dict[str, Any]:
+            return web_json(port, "/stream-app/routers/")["aspects"]  # type: ignore[no-any-return]
+
+        wait_until(lambda: "clickhouse_unavailable" in (status()["last_error"] or ""), timeout=60)
+        assert status()["delivered"] == 0 and status()["rows_written"] == 0
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()  # ClickHouse is back
+        holder.wait(timeout=60)
+    # Everything held back lands: 4 courses, 2 profiles, 32 external ids, every statement.
+    wait_until(lambda: status()["delivered"] >= len(want) and status()["rows_written"] >= 38, timeout=120)
+    stack.produce_cdc([{"topic": "openedx.cdc.auth_user", "key": {"id": 2}, "value": None}])  # user 2 deleted
+    wait_until(lambda: web_json(port, "/stream-app/health/")["counts"].get("clickhouse:aspects:retired", 0) == 1)
+    worker.stop()
+    got = query(
+        db,
+        statements="SELECT event_id FROM xapi.xapi_events_all FINAL",
+        courses="SELECT course_key FROM event_sink.course_overviews FINAL",
+        profiles="SELECT user_id, name, country, username FROM event_sink.user_profile FINAL ORDER BY user_id",
+        external="SELECT user_id, external_id_type, external_user_id FROM event_sink.external_id FINAL",
+    )
+    assert sorted(r["event_id"] for r in got["statements"]) == sorted(w["id"] for w in want)
+    assert len(got["courses"]) == 4
+    # Personal data streamed in from CDC; user 2's was erased on deletion.
+    assert got["profiles"] == [{"user_id": 1, "name": "Learner 1", "country": "FR", "username": "learner1"}]
+    external = {(r["user_id"], r["external_id_type"]) for r in got["external"]}
+    assert len(external) == 30 and (1, "xapi") in external and not any(u == 2 for u, _ in external)
+    assert next(r for r in got["external"] if (r["user_id"], r["external_id_type"]) == (1, "xapi"))[
+        "external_user_id"] == "00000000-0000-4000-8000-000001000001"

@@ -60,7 +60,10 @@ class ChdbClient:
 
         Path(path).mkdir(parents=True, exist_ok=True)
         factory: Any = session.Session  # chDB ships no type hints
-        self._session: Any = factory(path)
+        try:
+            self._session: Any = factory(path)
+        except Exception as exc:  # noqa: BLE001 - e.g. another process holds the directory: unavailable for now
+            raise ClickHouseError(f"cannot open chDB at {path}: {exc}") from exc
         self._lock = threading.Lock()
 
     def _run(self, sql: str | bytes, fmt: str = "CSV") -> Any:

@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from stream_app.tables.dimensions import PROFILE_FIELDS
 from stream_app.transforms.dimensions import User
 
 Row = dict[str, Any]
@@ -36,9 +37,6 @@ _NAMESPACE = uuid.UUID("4f0c6a53-1b1e-5f8a-9d3c-636c69636b68")  # namespace of d
 # Block types xblock keeps outside the course tree (about pages, static tabs, course info updates).
 DETACHED_TYPES = frozenset({"about", "static_tab", "course_info"})
 _DEPTH = {"course": 0, "chapter": 1, "sequential": 2, "vertical": 3}
-_PROFILE_FIELDS = ("meta", "courseware", "language", "location", "year_of_birth", "gender", "level_of_education",
-                   "mailing_address", "city", "country", "state", "goals", "bio", "profile_image_uploaded_at",
-                   "phone_number")
 
 
 class RowError(ValueError):
@@ -201,7 +199,7 @@ def user_profile_row(user: User, changed_at: datetime, profile: Mapping[str, Any
     profile = profile or {}
     row: Row = {"id": int(user.id), "user_id": int(user.id), "name": _text(user.name or profile.get("name")),
                 "username": user.username, "email": _text(user.email)}
-    for key in _PROFILE_FIELDS:
+    for key in PROFILE_FIELDS:
         value = profile.get(key)
         row[key] = aspects_time(value) if key == "profile_image_uploaded_at" else _text(value)
     row.update(_dumped("user_profile", str(user.id), changed_at))
