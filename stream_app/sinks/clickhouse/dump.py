@@ -90,7 +90,9 @@ def _records(source: Source, object_name: str, namespace: uuid.UUID | None
                 continue  # an id seen only in profile or external-id rows: not a known user yet
             changed = changed_at(item.changed_ms)
             if object_name == "user_profile":
-                yield [item], partial(_one, user_profile_row, user, changed, profiles.get(item.key))
+                # A seed file's raw profile row, else the profile columns the users table keeps.
+                profile = profiles.get(item.key) or item.value.get("profile")
+                yield [item], partial(_one, user_profile_row, user, changed, profile)
             else:
                 yield [item], partial(external_id_rows, user, changed)
     elif object_name == "course_enrollment":
