@@ -174,3 +174,13 @@ def test_statement_times_are_exact_whatever_form_the_decoder_gives() -> None:
     assert {statement_row(r)["emission_time"] for r in (aware, naive, micros)} == {"1704164645.999999"}
     with pytest.raises(ValueError, match="missing_field:statement"):
         statement_row({k: v for k, v in aware.items() if k != "statement"})
+
+
+def test_an_unreachable_server_is_a_clickhouse_error_the_agents_retry() -> None:
+    # The real clickhouse-connect client against a port nobody listens on (no server installs here).
+    from stream_app.devstack.processes import free_port
+    from stream_app.sinks.clickhouse import ClickHouseError
+    from stream_app.sinks.clickhouse.client import open_client
+
+    with pytest.raises(ClickHouseError, match="cannot connect to http://127.0.0.1"):
+        open_client(f"http://127.0.0.1:{free_port()}", timeout=2.0)
