@@ -51,6 +51,12 @@ CDC_TOPICS = {
 user_changes = topic("user_changes")
 
 
+def decode_user_change(message: Any) -> tuple[str, str, Change]:
+    """(user id, source table, change) of a `user-changes` record, as `_apply` wrote it."""
+    body = orjson.loads(message.value)
+    return orjson.loads(message.key), body["table"], Change(body["op"], body["row"], body["key"])
+
+
 def _apply(table: str, change: Change) -> None:
     if table in USER_TABLES:
         user_id = user_key_of(table, change)
@@ -94,13 +100,11 @@ async def update_users(stream: Any) -> None:
     async for event in stream.events():
         message = event.message
         try:
-            user_id = orjson.loads(message.key)
-            body = orjson.loads(message.value)
-            change = Change(body["op"], body["row"], body["key"])
+            user_id, table, change = decode_user_change(message)
             old = users.get(user_id)
-            new = apply_user_change(old, user_id, body["table"], change)
+            new = apply_user_change(old, user_id, table, change)
             put_user(user_id, new)
-            COUNTS[f"users:{body['table']}"] += 1
+            COUNTS[f"users:{table}"] += 1
             for username, record in username_updates(old, new):
                 put_global(usernames, username, None if record is None else user_id)
             if username_of(old) != username_of(new):

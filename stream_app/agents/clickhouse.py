@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from stream_app.agents.cdc import decode_user_change
 from stream_app.agents.common import COUNTS, SETTINGS, dead_letter, log
 from stream_app.agents.delivery import Item, delivery_agents
 from stream_app.agents.stats import STATS
@@ -183,9 +184,8 @@ def _user_rows(router: ClickHouseRouter, message: Any) -> dict[str, Rows]:
 
     The change is applied to the stored record here as well: the users agent may not have applied
     it yet, and applying a change twice gives the same record."""
-    user_id = orjson.loads(message.key)
-    body = orjson.loads(message.value)
-    record = apply_user_change(users.get(user_id), user_id, body["table"], Change(body["op"], body["row"], body["key"]))
+    user_id, table, change = decode_user_change(message)
+    record = apply_user_change(users.get(user_id), user_id, table, change)
     user = user_record(external_id_types, record, None)
     if user is None or record is None:
         return {}  # not known yet (rows before auth_user) or deleted (the retirement agent erases it)
