@@ -184,3 +184,16 @@ def test_an_unreachable_server_is_a_clickhouse_error_the_agents_retry() -> None:
 
     with pytest.raises(ClickHouseError, match="cannot connect to http://127.0.0.1"):
         open_client(f"http://127.0.0.1:{free_port()}", timeout=2.0)
+
+
+def test_personal_data_rows_from_hostile_cdc_values_are_row_errors_or_kept_as_written() -> None:
+    from stream_app.sinks.clickhouse import RowError
+
+    # A non-numeric user id cannot become Aspects' integer column: a RowError, which the agents dead-letter.
+    with pytest.raises(RowError, match="invalid_field:user_id"):
+        user_profile_row(User(id="not-a-number", username="x"), CHANGED, {})
+    with pytest.raises(RowError, match="invalid_field:user_id"):
+        external_id_rows(User(id="not-a-number", username="x", external_ids=USER.external_ids), CHANGED)
+    # A time beyond any calendar is kept as written rather than raising.
+    row = user_profile_row(USER, CHANGED, {"profile_image_uploaded_at": 10**30})
+    assert row["profile_image_uploaded_at"] == str(10**30)

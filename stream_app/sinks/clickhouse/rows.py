@@ -71,7 +71,10 @@ def aspects_time(value: Any) -> str:
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)
         return str(moment.astimezone(UTC))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(from_epoch(value))
+        try:
+            return str(from_epoch(value))
+        except (OverflowError, ValueError, OSError):
+            return str(value)  # out of any calendar: keep it as the source wrote it
     text = str(value)
     try:
         return aspects_time(datetime.fromisoformat(text.replace("Z", "+00:00")))
@@ -193,11 +196,20 @@ def course_block_rows(course_id: str, blocks: Mapping[str, Mapping[str, Any]], c
 
 
 # -- users ----------------------------------------------------------------------------------------
+def _user_id(user: User) -> int:
+    """Aspects' integer user id (a CDC row with a non-numeric id cannot become a row)."""
+    try:
+        return int(user.id)
+    except (TypeError, ValueError):
+        raise RowError("invalid_field:user_id") from None
+
+
 def user_profile_row(user: User, changed_at: datetime, profile: Mapping[str, Any] | None = None) -> Row:
     """A `user_profile` row. Our user record keeps no profile row id, so `id` is the user id (one
     profile per user); the other profile columns come from the CDC profile row when given."""
     profile = profile or {}
-    row: Row = {"id": int(user.id), "user_id": int(user.id), "name": _text(user.name or profile.get("name")),
+    user_id = _user_id(user)
+    row: Row = {"id": user_id, "user_id": user_id, "name": _text(user.name or profile.get("name")),
                 "username": user.username, "email": _text(user.email)}
     for key in PROFILE_FIELDS:
         value = profile.get(key)
@@ -208,14 +220,14 @@ def user_profile_row(user: User, changed_at: datetime, profile: Mapping[str, Any
 
 def external_id_rows(user: User, changed_at: datetime) -> list[Row]:
     """One `external_id` row per external id of the user (type names as the LMS spells them)."""
-    rows = []
+    rows, user_id = [], _user_id(user)
     for id_type, value in sorted(user.external_ids.items()):
         try:
             external = str(uuid.UUID(str(value)))
         except ValueError:
             raise RowError(f"invalid_field:external_ids.{id_type}") from None
         rows.append({"external_user_id": external, "external_id_type": id_type, "username": user.username,
-                     "user_id": int(user.id), **_dumped("external_id", f"{external}|{id_type}", changed_at)})
+                     "user_id": user_id, **_dumped("external_id", f"{external}|{id_type}", changed_at)})
     return rows
 
 
