@@ -96,7 +96,7 @@ class FlatRecordEncoder:
 
     def encode(self, record: dict[str, Any]) -> bytes:
         """The Avro binary body of one record."""
-        parts = []
+        parts: list[bytes] = []
         append = parts.append
         small = _SMALL
         for name, kind, nullable_default in self._fields:
