@@ -85,3 +85,11 @@ def faust_options(flavor: str) -> dict[str, Any]:
 def confluent_producer_options(flavor: str) -> dict[str, Any]:
     """confluent-kafka producer settings for a broker flavor (one record per batch on Tansu)."""
     return {"batch.num.messages": 1} if flavor == "tansu" else {}
+
+
+def confluent_consumer_options(flavor: str) -> dict[str, Any]:
+    """confluent-kafka consumer-group timing for a broker flavor (the same sessions as the Faust consumer's)."""
+    if flavor == "tansu":
+        # The group join waits half a session here, as for Faust: short sessions keep start-up short.
+        return {"session.timeout.ms": 3000, "heartbeat.interval.ms": 500}
+    return {"session.timeout.ms": 10000, "heartbeat.interval.ms": 3000}

@@ -5,13 +5,14 @@ The agents count into one process-wide `COUNTS` (keys such as `in:<event>`,
 agents into per-router `STATS`; this module translates both into labelled
 Prometheus families at scrape time, so counting stays a dict increment on the
 hot path. Consumer lag per partition is read from the Faust consumer (high-water
-mark minus the last offset read). The delivery latency histogram (event time →
+mark minus the last offset read) and, for the tracking topic, from the ingest
+consumer's own figures. The delivery latency histogram (event time →
 delivered) is observed by the delivery agents directly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -87,10 +88,15 @@ def router_families(stats: Mapping[str, Any]) -> Iterator[CounterMetricFamily | 
     yield last
 
 
-def lag_family(consumer: Any) -> GaugeMetricFamily:
-    """Consumer lag per topic partition assigned to this worker (high-water mark − next offset to read)."""
+def lag_family(consumer: Any, extra: Mapping[tuple[str, int], int] | None = None) -> GaugeMetricFamily:
+    """Consumer lag per topic partition assigned to this worker (high-water mark − next offset to read).
+
+    `extra` holds the lag of partitions read outside Faust (the tracking topic's ingest consumer).
+    """
     lag = GaugeMetricFamily("stream_app_consumer_lag", "Records not yet read, per assigned topic partition",
                             labels=["topic", "partition"])
+    for (topic, partition), value in sorted(dict(extra or {}).items()):
+        lag.add_metric([topic, str(partition)], value)
     if consumer is None:
         return lag
     try:
@@ -112,13 +118,15 @@ def lag_family(consumer: Any) -> GaugeMetricFamily:
 class WorkerCollector(Collector):
     """Reads the worker's counters, router stats and consumer at scrape time."""
 
-    def __init__(self, counts: Mapping[str, int], stats: Mapping[str, Any], consumer: Any) -> None:
+    def __init__(self, counts: Mapping[str, int], stats: Mapping[str, Any], consumer: Any,
+                 extra_lag: Callable[[], Mapping[tuple[str, int], int]] | None = None) -> None:
         self._counts, self._stats, self._consumer = counts, stats, consumer
+        self._extra_lag = extra_lag
 
     def collect(self) -> Iterator[Any]:
         yield from count_families(self._counts)
         yield from router_families(self._stats)
-        yield lag_family(self._consumer())
+        yield lag_family(self._consumer(), self._extra_lag() if self._extra_lag else None)
 
 
 def render() -> bytes:

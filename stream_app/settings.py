@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     web_port: int = 6066
     web_host: str = "127.0.0.1"
     app_id: str = "stream_app"
+    # The consumer group that reads the tracking topic (outside Faust's group); default `<app id>-ingest`.
+    ingest_group: str = ""
     topics_file: str = ""
     partitions: int = 4
     replication_factor: int = 1
@@ -101,6 +103,10 @@ class Settings(BaseSettings):
             caliper11_personal_data=self.caliper11_personal_data,
             caliper11_passthrough=self.caliper11_passthrough,
         )
+
+    def tracking_group(self) -> str:
+        """The consumer group whose committed offsets say how far the tracking topic is read."""
+        return self.ingest_group or f"{self.app_id}-ingest"
 
     def statement_log_formats(self) -> tuple[str, ...]:
         """The formats named in STREAM_APP_STATEMENT_LOG."""

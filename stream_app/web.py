@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from stream_app.agents.common import COUNTS, SETTINGS
+from stream_app.agents.ingest import INGEST
 from stream_app.agents.stats import STATS
 from stream_app.application import app
 from stream_app.metrics import REGISTRY, WorkerCollector, render
@@ -32,7 +33,7 @@ async def health(web: Any, request: Any) -> Any:
     return web.json({"status": "ok", "app": SETTINGS.app_id, "counts": dict(COUNTS)})
 
 
-REGISTRY.register(WorkerCollector(COUNTS, STATS, lambda: getattr(app, "_consumer", None)))
+REGISTRY.register(WorkerCollector(COUNTS, STATS, lambda: getattr(app, "_consumer", None), lambda: INGEST.lag))
 
 
 @app.page("/metrics")

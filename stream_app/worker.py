@@ -7,7 +7,7 @@ module (through `stream_app.app`). Adding an agent module means adding it here.
 from __future__ import annotations
 
 from stream_app import web  # noqa: F401  (imported to register the pages)
-from stream_app.agents import cdc, tracking, waiting  # noqa: F401  (imported to register the agents)
+from stream_app.agents import cdc, ingest, tracking, waiting  # noqa: F401  (imported to register the agents)
 from stream_app.application import app
 from stream_app.delivery.routers import RoutersFileError
 

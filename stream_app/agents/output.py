@@ -37,20 +37,24 @@ class OutputProducer:
             "queue.buffering.max.messages": 500_000,
             "message.timeout.ms": 120_000,
         })
-        self._failed: list[tuple[str, bytes | None, bytes, Headers]] = []
+        self._failed: list[tuple[str, bytes | None, bytes, Headers, int]] = []
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
             log.warning("output record to %s not stored (%s): producing it again", message.topic(), error)
             value = message.value()
             if value is not None:
-                self._failed.append((message.topic() or "", message.key(), value, message.headers()))
+                partition = message.partition()
+                self._failed.append((message.topic() or "", message.key(), value, message.headers(),
+                                     -1 if partition is None else partition))
 
-    def produce(self, topic: str, key: bytes | None, value: bytes, headers: Headers = None) -> None:
-        """Queue one record (waits for queue space when the local buffer is full)."""
+    def produce(self, topic: str, key: bytes | None, value: bytes, headers: Headers = None,
+                partition: int = -1) -> None:
+        """Queue one record (waits for queue space when the local buffer is full); -1: partition by key."""
         while True:
             try:
-                self._producer.produce(topic, key=key, value=value, headers=headers, on_delivery=self._on_delivery)
+                self._producer.produce(topic, key=key, value=value, headers=headers, partition=partition,
+                                       on_delivery=self._on_delivery)
                 return
             except BufferError:
                 self._producer.poll(0.05)
@@ -64,8 +68,8 @@ class OutputProducer:
             if not self._failed:
                 return
             failed, self._failed = self._failed, []
-            for topic, key, value, headers in failed:
-                self.produce(topic, key, value, headers)
+            for topic, key, value, headers, partition in failed:
+                self.produce(topic, key, value, headers, partition)
 
     async def flush(self) -> None:
         """Return once every queued record is stored (re-producing failed ones)."""

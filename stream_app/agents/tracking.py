@@ -1,19 +1,17 @@
-"""The tracking path: route events by actor, then enrich, transform and produce Avro records.
+"""The enrich agent: join routed events with their user and course, transform them, produce Avro records.
 
-`route_events` reads the LMS tracking topic in batches, rejects what cannot be
-parsed, skips what no allow list wants, and re-keys the rest by actor onto
-`events-by-actor` — one message per target partition, holding every event of
-the batch for that partition, because per-message overhead is what limits a
-Faust worker. The partition is the one the `users` tables use for that key, so
-`enrich_events` finds the user in its local shard. Events whose user or course
-is not known yet are held on the waiting topic (see `agents.waiting`). Output
-records go through the batching `OutputProducer`, flushed before each ack.
+`agents.ingest` reads the LMS tracking topic, rejects what cannot be parsed,
+skips what no allow list wants, and re-keys the rest by actor onto
+`events-by-actor` — one message per target partition per batch, the partition
+the `users` tables use for that key, so `enrich_events` finds the user in its
+local shard. Events whose user or course is not known yet are held on the
+waiting topic (see `agents.waiting`). Output records go through the batching
+`OutputProducer`, flushed before each ack.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from typing import Any
 
 import orjson
@@ -24,8 +22,8 @@ from stream_app.application import app, topic
 from stream_app.codecs.avro import AvroEncoder, registry_client
 from stream_app.delivery.chain import EVENT_HEADER
 from stream_app.kafka import partition_for
-from stream_app.pipeline import AvroTracking, process, route
-from stream_app.tables.stream import TableLookup, is_user_id, put_user, routing_key, users
+from stream_app.pipeline import AvroTracking, process
+from stream_app.tables.stream import TableLookup, is_user_id, put_user, users
 from stream_app.topics import topics
 
 events_by_actor = topic("events_by_actor")
@@ -71,32 +69,6 @@ LOOKUP = TableLookup(SETTINGS.external_id_namespace if SETTINGS.generate_externa
 def partition_of(key: str) -> int:
     """The events-by-actor (and users table) partition of an actor key."""
     return partition_for(orjson.dumps(key), PARTITIONS)
-
-
-@app.agent(topic("tracking"), name="route_events")
-async def route_events(stream: Any) -> None:
-    """Parse, filter and re-key tracking events by actor, a batch at a time."""
-    async for batch in stream.take_events(1000, within=0.05):
-        groups: dict[int, list[list[Any]]] = defaultdict(list)
-        for event in batch:
-            message = event.message
-            if message.value is None:
-                COUNTS["tracking:tombstone"] += 1
-                continue
-            result = route(message.value, ENGINE, FORMATS, PARSE)
-            COUNTS[f"in:{result.name}"] += 1
-            if result.reject:
-                dead_letter("parse", result.reject, message, event_name=result.name)
-            elif result.skip:
-                COUNTS[f"skipped:{result.skip}"] += 1
-            else:
-                assert result.key is not None
-                key = routing_key(result.key)
-                entry = [key, result.text, message.partition, message.offset]
-                groups[partition_of(key)].append(entry)
-        for partition, entries in groups.items():
-            await events_by_actor.send(value=orjson.dumps(entries), partition=partition)
-            COUNTS["routed"] += len(entries)
 
 
 def _hold(entry: list[Any], reason: str) -> None:

@@ -1,7 +1,8 @@
 """`stream-app replay`: move a stopped consumer group's offsets back (or forward) so it processes again.
 
-By default it moves the worker group (the Faust app id, `STREAM_APP_APP_ID`) on
-the tracking topic: a worker started afterwards re-reads the tracking events
+By default it moves the workers' tracking consumer group (`STREAM_APP_INGEST_GROUP`,
+default `<STREAM_APP_APP_ID>-ingest`) on the tracking topic, after checking that
+the workers' Faust group is empty too: a worker started afterwards re-reads the tracking events
 from the target and re-emits their statements (the same ids: they are
 deterministic). Only the tracking topic is moved, on purpose: the internal
 topics (events-by-actor, waiting, user-changes) carry work derived from
@@ -26,7 +27,8 @@ from stream_app.topics import topics
               help="ISO 8601 time (naive = UTC): resume at the first record produced at or after it.")
 @click.option("--to-earliest", is_flag=True, help="Resume at the oldest record the topic still holds.")
 @click.option("--to-offset", type=int, default=None, help="Resume at this offset in every partition (clamped).")
-@click.option("--group", default=None, help="Consumer group (default: the worker's, STREAM_APP_APP_ID).")
+@click.option("--group", default=None,
+              help="Consumer group (default: the workers' tracking group, STREAM_APP_INGEST_GROUP).")
 @click.option("--topic", default=None,
               help="Topic name or topics.yaml key (default: the tracking topic).")
 @click.option("--broker", default=None, help="Broker URL(s) (default: STREAM_APP_BROKER).")
@@ -45,7 +47,8 @@ def replay_command(to_datetime: str | None, to_earliest: bool, to_offset: int | 
     settings = get_settings()
     specs = topics()
     name = specs[topic].name if topic in specs else (topic or specs["tracking"].name)
-    group = group or settings.app_id
+    workers = group is None
+    group = group or settings.tracking_group()
     try:
         target = Target(timestamp_ms=parse_time(to_datetime) if to_datetime else None, offset=to_offset,
                         earliest=to_earliest)
@@ -54,6 +57,14 @@ def replay_command(to_datetime: str | None, to_earliest: bool, to_offset: int | 
     offsets = GroupOffsets(bootstrap_servers(broker or settings.broker), group, name, settings.broker_flavor)
     try:
         offsets.check_idle()
+        if workers:
+            # Every worker is in both groups; a worker that is still starting may not have joined the other yet.
+            faust_group = GroupOffsets(bootstrap_servers(broker or settings.broker), settings.app_id, name,
+                                       settings.broker_flavor)
+            try:
+                faust_group.check_idle()
+            finally:
+                faust_group.close()
         plans = offsets.plan(target)
         click.echo(format_plan(group, name, target, plans))
         if dry_run:

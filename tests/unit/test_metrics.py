@@ -23,7 +23,7 @@ class Consumer:
     """The two consumer facts the lag gauge reads (assignment, high-water mark, read offsets)."""
 
     def __init__(self) -> None:
-        self.tp = FakeTP("openedx.tracking", 0)
+        self.tp = FakeTP("openedx.events-by-actor", 0)
         self._read_offset = {self.tp: 41}
 
     def assignment(self) -> set[Any]:
@@ -33,9 +33,10 @@ class Consumer:
         return 100
 
 
-def scrape(counts: Counter[str], stats: dict[str, RouterStats], consumer: Any = None) -> str:
+def scrape(counts: Counter[str], stats: dict[str, RouterStats], consumer: Any = None,
+           ingest_lag: dict[tuple[str, int], int] | None = None) -> str:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(WorkerCollector(counts, stats, lambda: consumer))
+    registry.register(WorkerCollector(counts, stats, lambda: consumer, lambda: ingest_lag or {}))
     return generate_latest(registry).decode()
 
 
@@ -56,11 +57,12 @@ def test_counts_become_labelled_families_and_reason_details_are_folded() -> None
 
 def test_router_outcomes_and_consumer_lag() -> None:
     stats = {"lrs": RouterStats(delivered=7, retrying=2, dead_lettered=1, last_success=1700000000.0)}
-    text = scrape(Counter(), stats, Consumer())
+    text = scrape(Counter(), stats, Consumer(), {("openedx.tracking", 2): 7})
     assert 'stream_app_deliveries_total{outcome="delivered",router="lrs"} 7.0' in text
     assert 'stream_app_deliveries_total{outcome="dead_lettered",router="lrs"} 1.0' in text
     assert 'stream_app_router_last_success_timestamp_seconds{router="lrs"} 1.7e+09' in text
-    assert 'stream_app_consumer_lag{partition="0",topic="openedx.tracking"} 58.0' in text
+    assert 'stream_app_consumer_lag{partition="0",topic="openedx.events-by-actor"} 58.0' in text
+    assert 'stream_app_consumer_lag{partition="2",topic="openedx.tracking"} 7.0' in text  # the ingest consumer's
 
 
 def test_json_log_lines_carry_the_structured_fields() -> None:

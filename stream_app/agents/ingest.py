@@ -1,0 +1,185 @@
+"""Reading the tracking topic outside Faust's per-message path: a librdkafka consumer that routes in batches.
+
+Faust spends a fraction of a millisecond of Python on every message it
+consumes (its stream, event and acknowledgement bookkeeping), which held a
+worker near 1,000 tracking events/s. The tracking topic is the one topic with a
+record per event, so it is read here by a confluent-kafka consumer in its own
+consumer group (`STREAM_APP_INGEST_GROUP`, default `<app id>-ingest`; Faust's
+group uses another assignment protocol and cannot hold it). Each batch of up to
+1,000 records is parsed, filtered and keyed by actor, and written to
+`events-by-actor` as one message per target partition — the users table's
+partition of the actor — which the enrich agent consumes. A batch's offsets are
+stored for commit only once those messages are stored: at-least-once, as in the
+agents (after a crash the uncommitted batch is routed again; statement ids are
+deterministic). The consumer's blocking calls run in the executor; routing runs
+on the event loop, like every agent, so tables, counters and the dead-letter
+writer are used from one thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+
+from stream_app.agents.common import COUNTS, ENGINE, FORMATS, SETTINGS, dead_letter
+from stream_app.agents.output import OutputProducer
+from stream_app.agents.tracking import PARSE, partition_of
+from stream_app.application import app
+from stream_app.compat import confluent_consumer_options
+from stream_app.kafka import bootstrap_servers
+from stream_app.pipeline import route
+from stream_app.tables.stream import routing_key
+from stream_app.topics import topics
+
+log = logging.getLogger(__name__)
+BATCH = 1000
+WITHIN = 0.05  # seconds a partial batch waits for more records
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a record came from, in the attribute form the dead-letter writer reads."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+class TrackingIngest:
+    """The tracking topic's consumer, its router and its per-partition lag."""
+
+    def __init__(self) -> None:
+        self.tracking = topics()["tracking"].name
+        self.events_by_actor = topics()["events_by_actor"].name
+        self.lag: dict[tuple[str, int], int] = {}
+        self._consumer: Consumer | None = None
+        self._producer: OutputProducer | None = None
+        # librdkafka must not close a consumer while another thread is inside its consume().
+        self._busy = threading.Lock()
+        self._joined = False
+
+    def _open(self) -> Consumer:
+        consumer = Consumer({
+            "bootstrap.servers": bootstrap_servers(SETTINGS.broker),
+            "group.id": SETTINGS.tracking_group(),
+            "auto.offset.reset": "earliest",
+            # Offsets are stored by hand once a batch's output is stored; librdkafka commits what is stored.
+            "enable.auto.commit": True,
+            "enable.auto.offset.store": False,
+            "auto.commit.interval.ms": 1000,
+            **confluent_consumer_options(SETTINGS.broker_flavor),
+        })
+        consumer.subscribe([self.tracking], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        log.info("tracking consumer: joining group %r for %s", SETTINGS.tracking_group(), self.tracking)
+        return consumer
+
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._joined = True
+        log.info("tracking consumer: assigned %s", sorted(tp.partition for tp in partitions))
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info("tracking consumer: revoked %s", sorted(tp.partition for tp in partitions))
+        for tp in partitions:
+            self.lag.pop((tp.topic, tp.partition), None)
+
+    def route_batch(self, messages: list[Message]) -> dict[int, list[list[Any]]]:
+        """Parse, filter and key a batch by actor; reject and count what cannot go on."""
+        groups: dict[int, list[list[Any]]] = defaultdict(list)
+        for message in messages:
+            value = message.value()
+            partition, offset = message.partition() or 0, message.offset() or 0
+            if value is None:
+                COUNTS["tracking:tombstone"] += 1
+                continue
+            result = route(value, ENGINE, FORMATS, PARSE)
+            COUNTS[f"in:{result.name}"] += 1
+            if result.reject:
+                source = Source(message.topic() or self.tracking, partition, offset, message.key(), value)
+                dead_letter("parse", result.reject, source, event_name=result.name)
+            elif result.skip:
+                COUNTS[f"skipped:{result.skip}"] += 1
+            else:
+                assert result.key is not None
+                key = routing_key(result.key)
+                groups[partition_of(key)].append([key, result.text, partition, offset])
+        return groups
+
+    def _done(self, consumer: Consumer, messages: list[Message]) -> None:
+        """Store the batch's next offsets for commit, and note each partition's lag."""
+        last: dict[int, int] = {}
+        for message in messages:
+            last[message.partition() or 0] = message.offset() or 0
+        try:
+            consumer.store_offsets(offsets=[TopicPartition(self.tracking, p, o + 1) for p, o in last.items()])
+        except KafkaException as exc:
+            # Revoked meanwhile: the partition's next owner routes these records again (at-least-once).
+            log.info("tracking consumer: offsets not stored (%s)", exc)
+        for partition, offset in last.items():
+            _low, high = consumer.get_watermark_offsets(TopicPartition(self.tracking, partition), cached=True)
+            if high >= 0:
+                self.lag[(self.tracking, partition)] = max(0, high - offset - 1)
+
+    def _consume(self, consumer: Consumer) -> list[Message]:
+        with self._busy:
+            return [] if self._consumer is None else consumer.consume(BATCH, WITHIN)
+
+    async def run(self) -> None:
+        """Consume, route and commit until the worker stops."""
+        loop = asyncio.get_running_loop()
+        consumer = self._consumer = await loop.run_in_executor(None, self._open)
+        producer = self._producer = OutputProducer(SETTINGS)
+        try:
+            while True:
+                messages = await loop.run_in_executor(None, self._consume, consumer)
+                good = []
+                for message in messages:
+                    if message.error() is not None:
+                        COUNTS["tracking:consumer_error"] += 1
+                        log.warning("tracking consumer: %s", message.error())
+                    else:
+                        good.append(message)
+                if not good:
+                    continue
+                for partition, entries in self.route_batch(good).items():
+                    producer.produce(self.events_by_actor, None, orjson.dumps(entries), partition=partition)
+                    COUNTS["routed"] += len(entries)
+                await producer.flush()
+                self._done(consumer, good)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Commit what is stored and leave the group (worker shutdown)."""
+        with self._busy:
+            consumer, self._consumer = self._consumer, None
+            if consumer is None:
+                return
+            if self._producer is not None:
+                self._producer.close()
+            if SETTINGS.broker_flavor == "tansu":
+                # The embedded broker never forgets a member that leaves in the middle of its first join: the
+                # group then refuses every later member. Finish joining (records read meanwhile are not
+                # committed, so the next owner reads them), then leave.
+                deadline = time.monotonic() + 10
+                while not self._joined and time.monotonic() < deadline:
+                    consumer.consume(BATCH, 0.1)
+            consumer.close()
+
+
+INGEST = TrackingIngest()
+
+
+@app.task  # type: ignore[untyped-decorator]  # Faust ships no types for it
+async def ingest_tracking() -> None:
+    """Started once the worker is ready (tables recovered), like the agents."""
+    await INGEST.run()
