@@ -23,7 +23,7 @@ from stream_app.codecs.avro import AvroEncoder, registry_client
 from stream_app.delivery.chain import EVENT_HEADER
 from stream_app.kafka import partition_for
 from stream_app.pipeline import AvroTracking, process
-from stream_app.tables.stream import TableLookup, is_user_id, put_user, users
+from stream_app.tables.stream import TableLookup, is_user_id, processing, put_user, users
 from stream_app.topics import topics
 
 events_by_actor = topic("events_by_actor")
@@ -33,6 +33,8 @@ OUTPUT_TOPICS = {fmt: topics()[fmt].name for fmt in FORMATS}
 OUTPUT = OutputProducer(SETTINGS)
 PARTITIONS = topics()["events_by_actor"].partitions or SETTINGS.partitions
 _published: set[tuple[str, str]] = set()
+ENRICH_BATCH = 50  # events-by-actor messages per flush (each holds up to a routed batch of one partition)
+ENRICH_WITHIN = 0.02  # seconds a partial batch waits for more messages
 
 
 class _Encoders:
@@ -101,37 +103,47 @@ def _store_generated(key: str) -> None:
     LOOKUP.generated.clear()
 
 
+def _enrich(message: Any) -> None:
+    """Enrich, transform and produce the events of one events-by-actor message (no flush)."""
+    try:
+        entries = orjson.loads(message.value)
+    except orjson.JSONDecodeError:
+        dead_letter("enrich", "invalid_json", message)
+        return
+    for entry in entries:
+        try:
+            raw = entry[1].encode("utf-8")
+            held_since = entry[4]["first"] if len(entry) > 4 and isinstance(entry[4], dict) else time.time()
+            LOOKUP.may_generate = time.time() - held_since >= SETTINGS.external_id_grace
+            outcome = process(raw, ENGINE, LOOKUP, FORMATS)
+            if outcome.missing:
+                LOOKUP.generated.clear()
+                _hold(entry, outcome.missing)
+                continue
+            if LOOKUP.generated:
+                _store_generated(entry[0])
+            # The original event travels with each record, for the routers' match_params.
+            headers = [(EVENT_HEADER, raw)]
+            for fmt, actor_id, record in outcome.outputs:
+                OUTPUT.produce(OUTPUT_TOPICS[fmt], actor_id.encode("utf-8"), ENCODERS.encode(fmt, record), headers)
+                COUNTS[f"out:{fmt}"] += 1
+            for fmt, reason in outcome.rejects:
+                dead_letter("transform", reason, value=raw, event_name=outcome.name, format=fmt,
+                            source_topic_partition=entry[2], source_offset=entry[3])
+        except Exception as exc:  # noqa: BLE001 — the agent's one error boundary: never stop the stream
+            dead_letter("enrich", f"internal_error:{type(exc).__name__}", value=str(entry).encode("utf-8"))
+
+
 @app.agent(events_by_actor, name="enrich_events")
 async def enrich_events(stream: Any) -> None:
-    """Join each event with its user and course, transform it, and produce the output records."""
-    async for event in stream.events():
-        message = event.message
-        try:
-            entries = orjson.loads(message.value)
-        except orjson.JSONDecodeError:
-            dead_letter("enrich", "invalid_json", message)
-            continue
-        for entry in entries:
-            try:
-                raw = entry[1].encode("utf-8")
-                held_since = entry[4]["first"] if len(entry) > 4 and isinstance(entry[4], dict) else time.time()
-                LOOKUP.may_generate = time.time() - held_since >= SETTINGS.external_id_grace
-                outcome = process(raw, ENGINE, LOOKUP, FORMATS)
-                if outcome.missing:
-                    LOOKUP.generated.clear()
-                    _hold(entry, outcome.missing)
-                    continue
-                if LOOKUP.generated:
-                    _store_generated(entry[0])
-                # The original event travels with each record, for the routers' match_params.
-                headers = [(EVENT_HEADER, raw)]
-                for fmt, actor_id, record in outcome.outputs:
-                    OUTPUT.produce(OUTPUT_TOPICS[fmt], actor_id.encode("utf-8"), ENCODERS.encode(fmt, record), headers)
-                    COUNTS[f"out:{fmt}"] += 1
-                for fmt, reason in outcome.rejects:
-                    dead_letter("transform", reason, value=raw, event_name=outcome.name, format=fmt,
-                                source_topic_partition=entry[2], source_offset=entry[3])
-            except Exception as exc:  # noqa: BLE001 — the agent's one error boundary: never stop the stream
-                dead_letter("enrich", f"internal_error:{type(exc).__name__}", value=str(entry).encode("utf-8"))
-        # Only now may this message be acknowledged: every record it produced is stored.
+    """Join each event with its user and course, transform it, and produce the output records.
+
+    Messages are taken a batch at a time so that one flush of the output producer (a broker
+    round trip) covers many of them; Faust acknowledges the batch only after the body is done.
+    """
+    async for batch in stream.take_events(ENRICH_BATCH, within=ENRICH_WITHIN):
+        for event in batch:
+            with processing(event):
+                _enrich(event.message)
+        # Only now may these messages be acknowledged: every record they produced is stored.
         await OUTPUT.flush()

@@ -10,8 +10,13 @@ partition. Courses, blocks and external-id types are small and global too.
 from __future__ import annotations
 
 import uuid
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
+
+from faust.streams import _current_event
 
 from stream_app.application import app
 from stream_app.errors import MissingDimension
@@ -56,6 +61,21 @@ def _global_table(name: str, help: str) -> Any:
                             recovery_buffer_size=1, on_changelog_event=_on_changelog(name))
     CACHES[name] = ReadCache(table)
     return table
+
+
+@contextmanager
+def processing(event: Any) -> Iterator[None]:
+    """Make `event` Faust's current stream event while the body runs.
+
+    Faust files a partitioned table's writes under the partition of the current event. Inside
+    `take_events` batches that is whichever event was buffered last, so an agent that writes
+    tables while working through a batch names each event in turn.
+    """
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 def put_user(user_id: str, record: Any) -> None:
