@@ -9,6 +9,7 @@ of the same events and CDC seed.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -76,6 +77,7 @@ def sum_users(port: int) -> int:
 def test_output_is_avro_identical_to_the_transform_cli(stack: Stack, tmp_path: Path) -> None:
     worker, port = stack.start_worker("w1")
     load_users_then_events(stack, port)
+    stack.produce_tracking([b'{"name": "problem_check", "broken'])
     want_xapi = cli_output("xapi", CDC, EVENTS, tmp_path)
     want_caliper = cli_output("caliper", CDC, EVENTS, tmp_path)
     xapi = stack.read("xapi", len(want_xapi))
@@ -88,15 +90,22 @@ def test_output_is_avro_identical_to_the_transform_cli(stack: Stack, tmp_path: P
                           "event_name", "statement"}
     assert first["event_id"] == json.loads(first["statement"])["id"]
     # Rejects went to the dead-letter topic with stage, reason and original bytes.
-    dead = stack.read("dead_letter", 1, settle=1.0)
-    assert {d["stage"] for d in dead} == {"transform"}
+    dead = stack.read("dead_letter", 2, settle=1.0, done=lambda got: any(d["stage"] == "parse" for d in got))
+    assert {d["stage"] for d in dead} == {"transform", "parse"}
     assert all(d["reason"] and d["original"] for d in dead)
+    # The tracking consumer names the topic, partition and offset of what it could not parse.
+    (unparsable,) = [d for d in dead if d["stage"] == "parse"]
+    assert unparsable["reason"] == "invalid_json" and unparsable["original"].endswith('"broken')
+    assert unparsable["source"]["topic"] == stack.specs["tracking"].name
+    assert isinstance(unparsable["source"]["partition"], int) and isinstance(unparsable["source"]["offset"], int)
     # The Prometheus view counts what flowed.
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         metrics = response.read().decode()
     assert f'stream_app_statements_out_total{{format="xapi"}} {float(len(want_xapi))}' in metrics
     assert 'stream_app_events_in_total{name="problem_check"}' in metrics
     assert 'stream_app_consumer_lag{partition="0",topic="' in metrics
+    tracking_lag = rf'stream_app_consumer_lag{{partition="\d",topic="{re.escape(stack.specs["tracking"].name)}"}}'
+    assert re.search(tracking_lag, metrics)  # the tracking consumer's own lag figures
 
 
 def test_cdc_snapshot_updates_and_deletes_land_in_the_tables(stack: Stack) -> None:
