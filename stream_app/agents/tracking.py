@@ -12,6 +12,7 @@ waiting topic (see `agents.waiting`). Output records go through the batching
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -68,8 +69,10 @@ PARSE = _tracking_parser()
 LOOKUP = TableLookup(SETTINGS.external_id_namespace if SETTINGS.generate_external_ids else None)
 
 
+@lru_cache(maxsize=100_000)
 def partition_of(key: str) -> int:
     """The events-by-actor (and users table) partition of an actor key."""
+    # Cached: aiokafka's murmur2 is pure Python (~10 µs), and the same learners recur all day.
     return partition_for(orjson.dumps(key), PARTITIONS)
 
 
