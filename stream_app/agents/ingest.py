@@ -101,17 +101,21 @@ class TrackingIngest:
             if value is None:
                 COUNTS["tracking:tombstone"] += 1
                 continue
-            result = route(value, ENGINE, FORMATS, PARSE)
-            COUNTS[f"in:{result.name}"] += 1
-            if result.reject:
-                source = Source(message.topic() or self.tracking, partition, offset, message.key(), value)
-                dead_letter("parse", result.reject, source, event_name=result.name)
-            elif result.skip:
-                COUNTS[f"skipped:{result.skip}"] += 1
-            else:
-                assert result.key is not None
-                key = routing_key(result.key)
-                groups[partition_of(key)].append([key, result.text, partition, offset])
+            source = Source(message.topic() or self.tracking, partition, offset, message.key(), value)
+            try:
+                result = route(value, ENGINE, FORMATS, PARSE)
+                COUNTS[f"in:{result.name}"] += 1
+                if result.reject:
+                    dead_letter("parse", result.reject, source, event_name=result.name)
+                elif result.skip:
+                    COUNTS[f"skipped:{result.skip}"] += 1
+                else:
+                    assert result.key is not None
+                    key = routing_key(result.key)
+                    groups[partition_of(key)].append([key, result.text, partition, offset])
+            except Exception as exc:  # noqa: BLE001 — one record's error boundary: the rest of the batch goes on
+                log.exception("tracking consumer: routing failed at partition %s offset %s", partition, offset)
+                dead_letter("parse", f"internal_error:{type(exc).__name__}", source)
         return groups
 
     def _done(self, consumer: Consumer, messages: list[Message]) -> None:
@@ -128,6 +132,18 @@ class TrackingIngest:
             _low, high = consumer.get_watermark_offsets(TopicPartition(self.tracking, partition), cached=True)
             if high >= 0:
                 self.lag[(self.tracking, partition)] = max(0, high - offset - 1)
+
+    def _rewind(self, consumer: Consumer, messages: list[Message]) -> None:
+        """Seek back to the batch's first record in each partition (nothing of it was committed)."""
+        first: dict[int, int] = {}
+        for message in messages:
+            first.setdefault(message.partition() or 0, message.offset() or 0)
+        with self._busy:
+            for partition, offset in first.items():
+                try:
+                    consumer.seek(TopicPartition(self.tracking, partition, offset))
+                except KafkaException as exc:  # revoked meanwhile: its next owner reads from the commit
+                    log.info("tracking consumer: no seek on partition %s (%s)", partition, exc)
 
     def _consume(self, consumer: Consumer) -> list[Message]:
         with self._busy:
@@ -150,10 +166,17 @@ class TrackingIngest:
                         good.append(message)
                 if not good:
                     continue
-                for partition, entries in self.route_batch(good).items():
-                    producer.produce(self.events_by_actor, None, orjson.dumps(entries), partition=partition)
-                    COUNTS["routed"] += len(entries)
-                await producer.flush()
+                try:
+                    for partition, entries in self.route_batch(good).items():
+                        producer.produce(self.events_by_actor, None, orjson.dumps(entries), partition=partition)
+                        COUNTS["routed"] += len(entries)
+                    await producer.flush()
+                except Exception:  # noqa: BLE001 — never stop reading: go back and route the batch again
+                    COUNTS["tracking:batch_retried"] += 1
+                    log.exception("tracking consumer: batch failed; reading it again in 1 s")
+                    await loop.run_in_executor(None, self._rewind, consumer, good)
+                    await asyncio.sleep(1)
+                    continue
                 self._done(consumer, good)
         finally:
             self.close()

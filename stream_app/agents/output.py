@@ -29,15 +29,23 @@ class OutputProducer:
     """A batching producer with a blocking-until-stored `flush`."""
 
     def __init__(self, settings: Settings) -> None:
-        self._producer = Producer({
+        self._config = {
             "bootstrap.servers": bootstrap_servers(settings.broker),
             "linger.ms": 5,
             # The same key → partition mapping as Kafka's Java clients and Faust (murmur2).
             "partitioner": "murmur2_random",
             "queue.buffering.max.messages": 500_000,
             "message.timeout.ms": 120_000,
-        })
+        }
+        self._client: Producer | None = None
         self._failed: list[tuple[str, bytes | None, bytes, Headers, int]] = []
+
+    @property
+    def _producer(self) -> Producer:
+        # Connected on first use: importing the agent modules (tests, the CLI) opens no connection.
+        if self._client is None:
+            self._client = Producer(self._config)
+        return self._client
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
@@ -77,4 +85,5 @@ class OutputProducer:
 
     def close(self, *_: Any) -> None:
         """Flush what is left (worker shutdown)."""
-        self._flush_sync()
+        if self._client is not None:
+            self._flush_sync()

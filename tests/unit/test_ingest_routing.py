@@ -1,0 +1,74 @@
+"""The tracking consumer's routing step: a batch is keyed by actor; a record that fails, however, is dead-lettered
+with its source and the rest of the batch goes on (no broker needed: messages are stand-ins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from stream_app.agents import ingest
+from stream_app.agents.tracking import partition_of
+
+
+class FakeMessage:
+    """The few confluent-kafka Message accessors the router reads."""
+
+    def __init__(self, value: bytes | None, partition: int, offset: int) -> None:
+        self._value, self._partition, self._offset = value, partition, offset
+
+    def value(self) -> bytes | None:
+        return self._value
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
+
+    def topic(self) -> str:
+        return "openedx.tracking"
+
+    def key(self) -> bytes | None:
+        return None
+
+
+def event(user_id: int, name: str = "play_video") -> bytes:
+    return orjson.dumps({"name": name, "timestamp": "2026-01-01T00:00:00+00:00", "event_source": "browser",
+                         "context": {"user_id": user_id, "course_id": "course-v1:edX+D+R", "org_id": "edX"},
+                         "event": {"id": "video", "currentTime": 1}, "data": {"id": "video", "currentTime": 1}})
+
+
+@pytest.fixture
+def dead(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Any]]:
+    letters: list[tuple[str, str, Any]] = []
+    monkeypatch.setattr(ingest, "dead_letter", lambda stage, reason, source=None, **_: letters.append(
+        (stage, reason, source)))
+    return letters
+
+
+def test_a_batch_is_keyed_by_actor_and_bad_records_are_dead_lettered_with_their_source(
+        dead: list[tuple[str, str, Any]]) -> None:
+    messages: list[Any] = [FakeMessage(event(7), 0, 10), FakeMessage(b"{not json", 1, 11),
+                           FakeMessage(None, 2, 12), FakeMessage(event(8), 3, 13)]
+    groups = ingest.INGEST.route_batch(messages)
+    routed = {entry[0]: (p, entry[2], entry[3]) for p, entries in groups.items() for entry in entries}
+    assert routed == {"7": (partition_of("7"), 0, 10), "8": (partition_of("8"), 3, 13)}
+    ((stage, reason, source),) = dead
+    assert (stage, reason) == ("parse", "invalid_json")
+    assert (source.topic, source.partition, source.offset, source.value) == ("openedx.tracking", 1, 11, b"{not json")
+
+
+def test_an_unexpected_error_rejects_that_record_only(dead: list[tuple[str, str, Any]],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    def fragile(key: str) -> str:
+        if key == "9":
+            raise RuntimeError("index unavailable")
+        return key
+
+    monkeypatch.setattr(ingest, "routing_key", fragile)
+    groups = ingest.INGEST.route_batch([FakeMessage(event(9), 0, 1), FakeMessage(event(10), 0, 2)])  # type: ignore[list-item]
+    assert [entry[0] for entries in groups.values() for entry in entries] == ["10"]
+    ((stage, reason, source),) = dead
+    assert (stage, reason, source.offset) == ("parse", "internal_error:RuntimeError", 1)
