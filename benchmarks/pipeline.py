@@ -61,13 +61,17 @@ def cdc_records(users: int) -> list[dict[str, Any]]:
     return out
 
 
+def _web_json(port: int, path: str) -> Any:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        return orjson.loads(response.read())
+
+
 def wait_for_tables(port: int, sizes: dict[str, int], timeout: float = 300) -> None:
     """Until the worker's tables hold the seeded entries (its /stream-app/tables/ view)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/stream-app/tables/", timeout=5) as response:
-                held = orjson.loads(response.read())
+            held = _web_json(port, "/stream-app/tables/")
             if all(held.get(name, 0) >= n for name, n in sizes.items()):
                 return
         except OSError:
@@ -81,8 +85,7 @@ def wait_until_idle(port: int, quiet: float = 3.0, timeout: float = 300) -> None
     deadline = time.monotonic() + timeout
     last, since = None, time.monotonic()
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/stream-app/health/", timeout=10) as response:
-            counts = orjson.loads(response.read())["counts"]
+        counts = _web_json(port, "/stream-app/health/")["counts"]
         if counts != last:
             last, since = counts, time.monotonic()
         elif time.monotonic() - since >= quiet:

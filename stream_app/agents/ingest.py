@@ -101,12 +101,11 @@ class TrackingIngest:
             if value is None:
                 COUNTS["tracking:tombstone"] += 1
                 continue
-            source = Source(message.topic() or self.tracking, partition, offset, message.key(), value)
             try:
                 result = route(value, ENGINE, FORMATS, PARSE)
                 COUNTS[f"in:{result.name}"] += 1
                 if result.reject:
-                    dead_letter("parse", result.reject, source, event_name=result.name)
+                    dead_letter("parse", result.reject, self._source(message), event_name=result.name)
                 elif result.skip:
                     COUNTS[f"skipped:{result.skip}"] += 1
                 else:
@@ -115,8 +114,13 @@ class TrackingIngest:
                     groups[partition_of(key)].append([key, result.text, partition, offset])
             except Exception as exc:  # noqa: BLE001 — one record's error boundary: the rest of the batch goes on
                 log.exception("tracking consumer: routing failed at partition %s offset %s", partition, offset)
-                dead_letter("parse", f"internal_error:{type(exc).__name__}", source)
+                dead_letter("parse", f"internal_error:{type(exc).__name__}", self._source(message))
         return groups
+
+    def _source(self, message: Message) -> Source:
+        # Built only for a rejected record: the hot path reads partition and offset alone.
+        return Source(message.topic() or self.tracking, message.partition() or 0, message.offset() or 0,
+                      message.key(), message.value())
 
     def _done(self, consumer: Consumer, messages: list[Message]) -> None:
         """Store the batch's next offsets for commit, and note each partition's lag."""

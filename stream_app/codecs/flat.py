@@ -57,7 +57,6 @@ def _nullable(write: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
 
 
 _ABSENT = object()
-_STRING = _string
 _PRIMITIVES: dict[str, Callable[[Any], bytes]] = {"string": _string, "long": _long}
 
 
@@ -102,7 +101,7 @@ class FlatRecordEncoder:
         for name, kind, nullable_default in self._fields:
             value = record.get(name, _ABSENT)
             # Strings dominate: they are written inline rather than through a call per field.
-            if kind is _STRING and value.__class__ is str:
+            if kind is _string and value.__class__ is str:
                 data = value.encode("utf-8")
                 size = len(data)
                 append(small[size] if size < 4096 else _varint(size))
