@@ -161,7 +161,10 @@ class Ctx:
 
     def xapi_timestamp(self) -> str:
         """The statement `timestamp`: tincan's isoformat of the parsed time (`Z` becomes `+00:00`)."""
-        return self.timestamp().isoformat()
+        text = self._memo.get("xapi_ts")
+        if text is None:
+            text = self._memo["xapi_ts"] = self.timestamp().isoformat()
+        return text
 
     def caliper_time(self, key: str = "timestamp") -> str:
         """Caliper `eventTime`: UTC, truncated to milliseconds, with `Z`. Caliper requires `timestamp`."""

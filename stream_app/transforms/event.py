@@ -48,6 +48,9 @@ def is_empty(value: Any) -> bool:
     return not value and not value == 0
 
 
+_MISSING: Any = object()
+
+
 class Event:
     """An edX event (a dict) with ERB's field-access rules and a per-event cache."""
 
@@ -62,14 +65,12 @@ class Event:
 
         Raises TransformError(`missing_field:<key>`) when `required` and the value is absent.
         """
-        cache = self._cache
-        if key in cache:
-            value = cache[key]
-        else:
+        value = self._cache.get(key, _MISSING)
+        if value is _MISSING:
             value = dotted(self.raw, key) if "." in key else _find_nested(self.raw, key)
             if not value and not value == 0:
                 value = None
-            cache[key] = value
+            self._cache[key] = value
         if value is None and required:
             raise TransformError("missing_field", key)
         return value

@@ -104,4 +104,7 @@ class EventFilter:
 
     def allows(self, name: str) -> bool:
         """True when the name is listed or fully matches one of the patterns."""
-        return name in self.names or any(p.fullmatch(name) for p in self.patterns)
+        if name in self.names:
+            return True
+        # Checked per event and per format: skip building a generator when there are no patterns.
+        return bool(self.patterns) and any(p.fullmatch(name) for p in self.patterns)

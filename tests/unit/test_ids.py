@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from stream_app.transforms import ids
 
 ACTOR = {"objectType": "Agent", "account": {"homePage": "http://localhost:18000",
@@ -39,3 +44,17 @@ def test_caliper_ids_are_deterministic_and_input_sensitive() -> None:
     assert a.startswith("urn:uuid:")
     assert a != ids.caliper_event_id("MediaEvent", "Resumed", "http://x/user/1", "2020-01-01T00:00:00+00:00")
     assert a != ids.caliper_event_id("MediaEvent", "Paused", "http://x/user/2", "2020-01-01T00:00:00+00:00")
+
+
+@given(namespace=st.text(), name=st.text())
+def test_uuid5_matches_the_standard_library(namespace: str, name: str) -> None:
+    expected = uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_DNS, namespace), name)
+    assert ids.uuid5_pair(namespace, name) == str(expected)
+
+
+@given(child=st.one_of(st.none(), st.text(min_size=1)), timestamp=st.text())
+def test_statement_id_is_erbs_formula(child: str | None, timestamp: str) -> None:
+    # uuid5(uuid5(DNS, verb JSON [+ "-" + child]), actor JSON + "-" + raw timestamp), spelled out.
+    key = ids.verb_json(VERB) if child is None else f"{ids.verb_json(VERB)}-{child}"
+    expected = uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_DNS, key), f"{ids.actor_json(ACTOR)}-{timestamp}")
+    assert ids.statement_id(VERB, ACTOR, timestamp, child_id=child) == str(expected)

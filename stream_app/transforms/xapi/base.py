@@ -14,7 +14,7 @@ from typing import Any
 
 from stream_app.errors import TransformError
 from stream_app.transforms import ids
-from stream_app.transforms.context import Ctx
+from stream_app.transforms.context import NO_HOOKS, Ctx
 from stream_app.transforms.xapi import vocab
 
 JSON = dict[str, Any]
@@ -62,13 +62,15 @@ def course_parent(ctx: Ctx) -> list[JSON] | None:
 
 def context_extensions(ctx: Ctx, extra: JSON | None = None) -> JSON:
     """Transformer version and session id, plus the family's own extensions (None values dropped)."""
-    ext: JSON = {
-        vocab.EXT_TRANSFORMER_VERSION: ctx.settings.version_string,
-        vocab.EXT_SESSION_ID: ctx.session(),
-    }
+    ext: JSON = {vocab.EXT_TRANSFORMER_VERSION: ctx.settings.version_string}
+    session = ctx.session()
+    if session is not None:
+        ext[vocab.EXT_SESSION_ID] = session
     if extra:
-        ext.update(extra)
-    return compact(ext)
+        for key, value in extra.items():
+            if value is not None:
+                ext[key] = value
+    return ext
 
 
 def context(ctx: Ctx, extensions: JSON | None = None, parent: Any = _DEFAULT) -> JSON:
@@ -97,18 +99,23 @@ def statement(
     child_id: str | None = None,
 ) -> JSON:
     """A complete statement: id, actor, verb, object, context, timestamp, version (+ result)."""
-    who = ctx._memo.get("actor")
+    memo = ctx._memo
+    who = memo.get("actor")
     if who is None:
         who = actor(ctx)
         if ctx.hooks.actor:
             who = _apply(ctx.hooks.actor, who, ctx)
-        ctx._memo["actor"] = who
-    if ctx.hooks:
+        memo["actor"] = who
+    if ctx.hooks is not NO_HOOKS and ctx.hooks:
         verb = _apply(ctx.hooks.verb, verb, ctx)
         obj = _apply(ctx.hooks.object, obj, ctx)
-    raw_ts = ctx.raw_timestamp()
+    # The actor half of the id and the statement timestamp are the same for every statement of
+    # an event (a multi-question check makes several): built once.
+    actor_part = memo.get("actor_part")
+    if actor_part is None:
+        actor_part = memo["actor_part"] = ids.actor_part(who, ctx.raw_timestamp())
     out: JSON = {
-        "id": ids.statement_id(verb, who, raw_ts, child_id),
+        "id": ids.statement_id_from(verb, actor_part, child_id),
         "actor": who,
         "verb": verb,
         "object": obj,

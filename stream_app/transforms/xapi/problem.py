@@ -103,13 +103,14 @@ def _scalar(value: Any) -> bool:
 def check_definition(ctx: Ctx, submission: dict[str, Any] | None) -> JSON:
     """A check's activity definition: question text (or problem name), interaction type, attempt number."""
     definition: JSON = {}
-    kind = interaction_type(ctx.get("response_type"))
     if submission:
         kind = interaction_type(submission.get("response_type"))
         question = submission.get("question")
         if isinstance(question, str):  # "" is kept: ERB sends an empty description
             definition["description"] = {vocab.EN_US: question}
     else:
+        # Searched only here: the recursive search is costly and a submission's own type wins.
+        kind = interaction_type(ctx.get("response_type"))
         display_name = ctx.get("display_name")
         if isinstance(display_name, str):
             definition["name"] = {vocab.EN_US: display_name}
