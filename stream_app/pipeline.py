@@ -18,7 +18,7 @@ from stream_app.errors import MissingDimension, TransformError
 from stream_app.jsonio import dumps_str
 from stream_app.settings import Settings
 from stream_app.transforms import Engine
-from stream_app.transforms.dimensions import Lookup
+from stream_app.transforms.dimensions import EventLookup, Lookup
 from stream_app.transforms.engine import actor_key
 from stream_app.transforms.event import Event
 from stream_app.transforms.filters import EventFilter
@@ -117,6 +117,8 @@ def process(raw: bytes, engine: Engine, lookup: Lookup, formats: tuple[str, ...]
     except TransformError as exc:
         return Outcome(rejects=[("*", exc.reason)])
     name = event["name"]
+    # One field cache and one read of user and course serve every format.
+    shared, lookup = Event(event), EventLookup(lookup)
     outcome = Outcome(name=name)
     context = event.get("context")
     course_id = context.get("course_id") if isinstance(context, dict) else None
@@ -127,7 +129,7 @@ def process(raw: bytes, engine: Engine, lookup: Lookup, formats: tuple[str, ...]
         if not engine.handles(fmt, engine.event_name(fmt, event)):
             continue
         try:
-            items = engine.transform(fmt, event, lookup)
+            items = engine.transform_event(fmt, shared, event, lookup)
         except MissingDimension as exc:
             # Hold the whole event: emitting one format now and the other later would split it.
             return Outcome(name=name, missing=exc.reason)

@@ -94,3 +94,40 @@ class EmptyLookup:
 
     def team(self, team_id: str) -> Team | None:
         return None
+
+
+class EventLookup:
+    """One event's view of a `Lookup`: each user and course is read once for all output formats.
+
+    An event transformed to xAPI and Caliper (and its record's `org`) would otherwise read the
+    same user and course from the tables three times. Made per event and dropped after it, so it
+    never serves a stale value; failures are not remembered (they propagate, as without it).
+    """
+
+    __slots__ = ("_lookup", "_users", "_courses")
+
+    def __init__(self, lookup: Lookup) -> None:
+        self._lookup = lookup
+        self._users: dict[str | int, User | None] = {}
+        self._courses: dict[str, Course | None] = {}
+
+    def user(self, id_or_username: str | int) -> User | None:
+        if id_or_username in self._users:
+            return self._users[id_or_username]
+        user = self._users[id_or_username] = self._lookup.user(id_or_username)
+        return user
+
+    def course(self, course_id: str) -> Course | None:
+        if course_id in self._courses:
+            return self._courses[course_id]
+        course = self._courses[course_id] = self._lookup.course(course_id)
+        return course
+
+    def block(self, usage_key: str) -> Block | None:
+        return self._lookup.block(usage_key)
+
+    def username(self, user_id: str | int) -> str | None:
+        return self._lookup.username(user_id)
+
+    def team(self, team_id: str) -> Team | None:
+        return self._lookup.team(team_id)

@@ -138,8 +138,15 @@ class Engine:
 
     def transform(self, fmt: str, raw: Any, lookup: Lookup) -> list[JSON]:
         """Transform one event (any accepted shape) into statements/events; raise TransformError."""
-        normalised = normalise(raw, self.log_data)
-        name = self.event_name(fmt, normalised)
+        return self.transform_event(fmt, Event(normalise(raw, self.log_data)), raw, lookup)
+
+    def transform_event(self, fmt: str, event: Event, raw: Any, lookup: Lookup) -> list[JSON]:
+        """`transform` of an event already normalised into `event`, which may serve several formats.
+
+        `raw` is the event as received (Caliper 1.1 reads the tracking-log record from it). Field
+        reads are cached in `event`, so one `Event` shared by the formats reads each field once.
+        """
+        name = self.event_name(fmt, event.raw)
         if not self.allows(fmt, name):
             raise TransformError("not_allowed")
         fn = self._transformer(fmt, name)
@@ -147,7 +154,6 @@ class Engine:
             raise TransformError("unsupported_event")
         if fmt == "caliper11":
             return self._caliper11(fn, name, raw, lookup)
-        event = Event(normalised)
         try:
             ctx = Ctx(
                 event=event,

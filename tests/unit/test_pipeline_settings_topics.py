@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -39,6 +41,40 @@ def test_process_builds_records_for_both_formats_and_holds_unknown_users() -> No
 
     held = process(orjson.dumps(LINK), ENGINE, EmptyLookup(), BOTH)
     assert held.missing == "unknown_user" and held.outputs == []
+
+
+class CountingLookup:
+    """A lookup that counts its user and course reads."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.reads: Counter[str] = Counter()
+
+    def user(self, key: str | int) -> Any:
+        self.reads["user"] += 1
+        return self.inner.user(key)
+
+    def course(self, course_id: str) -> Any:
+        self.reads["course"] += 1
+        return self.inner.course(course_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_process_reads_user_and_course_once_for_all_formats_and_matches_single_transforms() -> None:
+    three = ("xapi", "caliper", "caliper11")
+    for case in cases():
+        counting = CountingLookup(erb_lookup())
+        outcome = process(orjson.dumps(case.event), ENGINE, counting, three)
+        assert counting.reads["user"] <= 1 and counting.reads["course"] <= 1, case.name
+        # Sharing one field cache and one lookup between formats changes no output.
+        for fmt in three:
+            produced = [orjson.loads(r["statement" if fmt == "xapi" else "event"]) for f, _, r in outcome.outputs
+                        if f == fmt]
+            result = ENGINE.run(fmt, case.event, erb_lookup())
+            if not outcome.missing:  # Caliper ids are deterministic too, so whole outputs compare
+                assert produced == result.output, (case.name, fmt)
 
 
 def test_records_and_org() -> None:
