@@ -68,6 +68,15 @@ def parse_timestamp(raw: Any, field_name: str = "timestamp") -> datetime:
     return value
 
 
+def caliper_text(utc: datetime) -> str:
+    """A naive UTC time as Caliper's `eventTime` text: milliseconds (truncated) and `Z`."""
+    if utc.year >= 1000:
+        # isoformat truncates to milliseconds exactly as slicing strftime's microseconds does, in
+        # a fraction of the time; strftime stays for early years, which it does not zero-pad.
+        return utc.isoformat(timespec="milliseconds") + "Z"
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 class Ctx:
     """One transformation: the event, its enrichment, the settings and hooks."""
 
@@ -175,4 +184,4 @@ class Ctx:
             utc = value.replace(tzinfo=None) - offset
         except OverflowError as exc:
             raise TransformError("invalid_field", key) from exc
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        return caliper_text(utc)

@@ -140,5 +140,10 @@ def caliper_event_id(event_type: str, action: str, actor_id: str, raw_timestamp:
     Built from the same inputs as ERB's xAPI id: what happened (type and action in
     place of the verb), who (the actor id) and the raw timestamp.
     """
-    key = json.dumps({"type": event_type, "action": action})
-    return "urn:uuid:" + uuid5_pair(key, f"{actor_id}-{timestamp_text(raw_timestamp)}")
+    return "urn:uuid:" + _uuid5(_caliper_namespace(event_type, action), f"{actor_id}-{timestamp_text(raw_timestamp)}")
+
+
+@lru_cache(maxsize=1024)
+def _caliper_namespace(event_type: str, action: str) -> bytes:
+    # A few dozen (type, action) pairs exist: the JSON key and its uuid5 are built once each.
+    return _namespace(json.dumps({"type": event_type, "action": action}))

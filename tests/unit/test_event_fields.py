@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stream_app.errors import TransformError
+from stream_app.transforms.context import caliper_text
 from stream_app.transforms.event import Event
 
 
@@ -49,3 +54,8 @@ def test_get_str_rejects_non_strings() -> None:
         Event({"data": {"id": 5}}).get_str("data.id")
     assert info.value.reason == "invalid_field:data.id"
 
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999999)))
+def test_caliper_time_text_is_strftime_truncated_to_milliseconds(value: datetime) -> None:
+    assert caliper_text(value) == value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

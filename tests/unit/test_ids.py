@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from hypothesis import given
@@ -58,3 +59,11 @@ def test_statement_id_is_erbs_formula(child: str | None, timestamp: str) -> None
     key = ids.verb_json(VERB) if child is None else f"{ids.verb_json(VERB)}-{child}"
     expected = uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_DNS, key), f"{ids.actor_json(ACTOR)}-{timestamp}")
     assert ids.statement_id(VERB, ACTOR, timestamp, child_id=child) == str(expected)
+
+
+def test_caliper_id_formula() -> None:
+    key = json.dumps({"type": "MediaEvent", "action": "Paused"})
+    expected = uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_DNS, key), "http://x/user/1-2020-01-01T00:00:00+00:00")
+    assert ids.caliper_event_id("MediaEvent", "Paused", "http://x/user/1", "2020-01-01T00:00:00+00:00") == (
+        f"urn:uuid:{expected}"
+    )
