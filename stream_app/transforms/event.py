@@ -49,6 +49,7 @@ def is_empty(value: Any) -> bool:
 
 
 _MISSING: Any = object()
+_KEY_PATHS: dict[str, tuple[str, ...]] = {}  # a field key → its dotted path, or () for a recursive search
 
 
 class Event:
@@ -69,9 +70,10 @@ class Event:
         value = cache.get(key, _MISSING)
         if value is _MISSING:
             # `dotted` and `_find_nested`, inlined: this runs a dozen times per event.
-            parts = _PATHS.get(key)
+            parts = _KEY_PATHS.get(key)
             if parts is None:
-                parts = _PATHS[key] = tuple(key.split(".")) if "." in key else ()
+                # Its own table: `()` (search recursively) must never reach `dotted`'s.
+                parts = _KEY_PATHS[key] = tuple(key.split(".")) if "." in key else ()
             value = self.raw
             if parts:
                 for part in parts:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from stream_app.errors import TransformError
 from stream_app.transforms.context import caliper_text
-from stream_app.transforms.event import Event
+from stream_app.transforms.event import Event, dotted
 
 
 def test_dotted_path_is_exact() -> None:
@@ -59,3 +59,11 @@ def test_get_str_rejects_non_strings() -> None:
 @given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999999)))
 def test_caliper_time_text_is_strftime_truncated_to_milliseconds(value: datetime) -> None:
     assert caliper_text(value) == value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def test_field_reads_and_exact_paths_do_not_share_a_cache() -> None:
+    # `dotted` reads an undotted key at the top level only; Event.get searches it recursively.
+    raw = {"context": {"session": "s1"}}
+    assert dotted(raw, "session") is None
+    assert Event(raw).get("session") == "s1"
+    assert dotted(raw, "session") is None and dotted(raw, "context.session") == "s1"
