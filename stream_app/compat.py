@@ -93,19 +93,21 @@ def patch_fetch_max_wait() -> None:
     _FETCH_PATCHED = True
 
 
+# (session timeout, heartbeat interval) in seconds, for Faust's consumer and the tracking consumer alike.
+# On Tansu the group join waits session_timeout / 2: short sessions make start-up take seconds.
+SESSIONS = {"tansu": (3.0, 0.5), "kafka": (10.0, 3.0)}
+
+
 def faust_options(flavor: str) -> dict[str, Any]:
     """Faust settings for a broker flavor."""
     patch_seek_to_committed()
-    if flavor != "tansu":
-        return {"broker_session_timeout": 10.0, "broker_heartbeat_interval": 3.0}
-    patch_leave_group()
-    patch_fetch_max_wait()
-    return {
-        "producer_max_batch_size": 1,
-        # The group join waits session_timeout / 2 here: short sessions make start-up take seconds.
-        "broker_session_timeout": 3.0,
-        "broker_heartbeat_interval": 0.5,
-    }
+    session, heartbeat = SESSIONS["tansu" if flavor == "tansu" else "kafka"]
+    options: dict[str, Any] = {"broker_session_timeout": session, "broker_heartbeat_interval": heartbeat}
+    if flavor == "tansu":
+        patch_leave_group()
+        patch_fetch_max_wait()
+        options["producer_max_batch_size"] = 1
+    return options
 
 
 def confluent_producer_options(flavor: str) -> dict[str, Any]:
@@ -115,7 +117,9 @@ def confluent_producer_options(flavor: str) -> dict[str, Any]:
 
 def confluent_consumer_options(flavor: str) -> dict[str, Any]:
     """confluent-kafka consumer-group timing for a broker flavor (the same sessions as the Faust consumer's)."""
+    session, heartbeat = SESSIONS["tansu" if flavor == "tansu" else "kafka"]
+    options: dict[str, Any] = {"session.timeout.ms": int(session * 1000),
+                               "heartbeat.interval.ms": int(heartbeat * 1000)}
     if flavor == "tansu":
-        # The group join waits half a session here, as for Faust: short sessions keep start-up short.
-        return {"session.timeout.ms": 3000, "heartbeat.interval.ms": 500, "fetch.wait.max.ms": TANSU_FETCH_WAIT_MS}
-    return {"session.timeout.ms": 10000, "heartbeat.interval.ms": 3000}
+        options["fetch.wait.max.ms"] = TANSU_FETCH_WAIT_MS
+    return options

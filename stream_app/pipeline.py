@@ -123,8 +123,6 @@ def process(raw: bytes, engine: Engine, lookup: Lookup, formats: tuple[str, ...]
     context = event.get("context")
     course_id = context.get("course_id") if isinstance(context, dict) else None
     course_id = course_id if isinstance(course_id, str) and course_id else None
-    org: str | None = None
-    org_read = False
     for fmt in formats:
         if not engine.handles(fmt, engine.event_name(fmt, event)):
             continue
@@ -136,9 +134,8 @@ def process(raw: bytes, engine: Engine, lookup: Lookup, formats: tuple[str, ...]
         except TransformError as exc:
             outcome.rejects.append((fmt, exc.reason))
             continue
-        if not org_read:  # one table read per event, not per format
-            course = lookup.course(course_id) if course_id else None
-            org, org_read = (course.org if course else None), True
+        course = lookup.course(course_id) if course_id else None  # read once per event (EventLookup)
+        org = course.org if course else None
         build = xapi_record if fmt == "xapi" else caliper_record if fmt == "caliper" else caliper11_record
         for item in items:
             outcome.outputs.append((fmt, _actor_id(fmt, item), build(item, name, course_id, org)))

@@ -1,9 +1,9 @@
 """A read cache in front of a Faust table, for the per-event lookups of the enrich agent.
 
-Every event reads its user and course two or three times (once per format and
-for the record's `org`), and a Faust table read costs two RocksDB lookups plus a
-JSON decode of key and value: in a profile of the worker, table reads took about
-as long as the transforms themselves. The cache keeps decoded values (absent
+Every event reads its user and course, the same learners and courses recur all
+day, and a Faust table read costs two RocksDB lookups plus a JSON decode of key
+and value: in a profile of the worker, table reads took about as long as the
+transforms themselves. The cache keeps decoded values (absent
 ones too) by key. It is only correct if every change drops the key: the worker
 drops it on its own writes, on each changelog record the table reads (global
 tables are written through their changelog only) and clears everything at each

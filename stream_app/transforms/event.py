@@ -49,7 +49,6 @@ def is_empty(value: Any) -> bool:
 
 
 _MISSING: Any = object()
-_KEY_PATHS: dict[str, tuple[str, ...]] = {}  # a field key → its dotted path, or () for a recursive search
 
 
 class Event:
@@ -69,22 +68,7 @@ class Event:
         cache = self._cache
         value = cache.get(key, _MISSING)
         if value is _MISSING:
-            # `dotted` and `_find_nested`, inlined: this runs a dozen times per event.
-            parts = _KEY_PATHS.get(key)
-            if parts is None:
-                # Its own table: `()` (search recursively) must never reach `dotted`'s.
-                parts = _KEY_PATHS[key] = tuple(key.split(".")) if "." in key else ()
-            value = self.raw
-            if parts:
-                for part in parts:
-                    if type(value) is not dict:
-                        value = None
-                        break
-                    value = value.get(part)
-            elif key in value:
-                value = value[key]
-            else:
-                value = _find_nested(value, key)
+            value = dotted(self.raw, key) if "." in key else _find_nested(self.raw, key)
             if not value and not value == 0:
                 value = None
             cache[key] = value

@@ -107,22 +107,8 @@ def actor_part(actor: dict[str, Any], raw_timestamp: Any) -> str:
     return f"{actor_json(actor)}-{timestamp_text(raw_timestamp)}"
 
 
-@lru_cache(maxsize=4096)
-def _verb_namespace(verb_id: str, display: tuple[tuple[str, Any], ...], child_id: str | None) -> bytes:
-    key = _verb_json(verb_id, display)
-    return _namespace(key if child_id is None else f"{key}-{child_id}")
-
-
 def statement_id_from(verb: dict[str, Any], actor_part_: str, child_id: str | None = None) -> str:
     """`statement_id` with the actor half already built (`actor_part`): statements of one event share it."""
-    display = verb.get("display")
-    verb_id = verb.get("id")
-    if len(verb) == 2 and isinstance(verb_id, str) and isinstance(display, dict):
-        # One cached step from verb to namespace bytes: a few verbs make almost every statement.
-        try:
-            return _uuid5(_verb_namespace(verb_id, tuple(display.items()), child_id), actor_part_)
-        except TypeError:  # an unhashable display value (only from a hook): take the general path
-            pass
     namespace_key = verb_json(verb)
     if child_id is not None:
         namespace_key = f"{namespace_key}-{child_id}"
