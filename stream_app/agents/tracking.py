@@ -6,7 +6,8 @@ skips what no allow list wants, and re-keys the rest by actor onto
 the `users` tables use for that key, so `enrich_events` finds the user in its
 local shard. Events whose user or course is not known yet are held on the
 waiting topic (see `agents.waiting`). Output records go through the batching
-`OutputProducer`, flushed before each ack.
+`OutputProducer`; a batch of input is acknowledged once its records are stored,
+while the next batches are already being worked on (`InOrderAcks`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import orjson
 
 from stream_app.agents.common import COUNTS, ENGINE, FORMATS, SETTINGS, dead_letter
-from stream_app.agents.output import OutputProducer
+from stream_app.agents.output import Batch, InOrderAcks, OutputProducer
 from stream_app.application import app, topic
 from stream_app.codecs.avro import AvroEncoder, registry_client
 from stream_app.delivery.chain import EVENT_HEADER
@@ -34,8 +35,12 @@ OUTPUT_TOPICS = {fmt: topics()[fmt].name for fmt in FORMATS}
 OUTPUT = OutputProducer(SETTINGS)
 PARTITIONS = topics()["events_by_actor"].partitions or SETTINGS.partitions
 _published: set[tuple[str, str]] = set()
-ENRICH_BATCH = 50  # events-by-actor messages per flush (each holds up to a routed batch of one partition)
+ENRICH_BATCH = 8  # events-by-actor messages per output batch (at full load each holds ~250 routed events)
 ENRICH_WITHIN = 0.02  # seconds a partial batch waits for more messages
+# Batches whose records the broker may still be storing while the agent works on the next: waiting for each
+# batch's storage before the next left the worker idle for a broker round trip per batch.
+ENRICH_IN_FLIGHT = 4
+ACKS = InOrderAcks(ENRICH_IN_FLIGHT)
 
 
 class _Encoders:
@@ -106,8 +111,8 @@ def _store_generated(key: str) -> None:
     LOOKUP.generated.clear()
 
 
-def _enrich(message: Any) -> None:
-    """Enrich, transform and produce the events of one events-by-actor message (no flush)."""
+def _enrich(message: Any, batch: Batch) -> None:
+    """Enrich, transform and produce the events of one events-by-actor message into `batch`."""
     try:
         entries = orjson.loads(message.value)
     except orjson.JSONDecodeError:
@@ -128,7 +133,8 @@ def _enrich(message: Any) -> None:
             # The original event travels with each record, for the routers' match_params.
             headers = [(EVENT_HEADER, raw)]
             for fmt, actor_id, record in outcome.outputs:
-                OUTPUT.produce(OUTPUT_TOPICS[fmt], actor_id.encode("utf-8"), ENCODERS.encode(fmt, record), headers)
+                OUTPUT.produce(OUTPUT_TOPICS[fmt], actor_id.encode("utf-8"), ENCODERS.encode(fmt, record), headers,
+                               batch=batch)
                 COUNTS[f"out:{fmt}"] += 1
             for fmt, reason in outcome.rejects:
                 dead_letter("transform", reason, value=raw, event_name=outcome.name, format=fmt,
@@ -137,16 +143,29 @@ def _enrich(message: Any) -> None:
             dead_letter("enrich", f"internal_error:{type(exc).__name__}", value=str(entry).encode("utf-8"))
 
 
+def _release(event: Any) -> None:
+    """Drop the reference `enrich_events` took on the message: now final, so its offset may be committed."""
+    if event.ack():
+        app.sensors.on_message_out(event.message.tp, event.message.offset, event.message)
+
+
 @app.agent(events_by_actor, name="enrich_events")
 async def enrich_events(stream: Any) -> None:
     """Join each event with its user and course, transform it, and produce the output records.
 
-    Messages are taken a batch at a time so that one flush of the output producer (a broker
-    round trip) covers many of them; Faust acknowledges the batch only after the body is done.
+    Messages are taken a batch at a time. Faust acknowledges each batch when the body moves on;
+    an extra reference on every message keeps that from being final, and `ACKS` drops it once
+    every record the batch produced is stored, so offsets are committed only past stored output.
     """
-    async for batch in stream.take_events(ENRICH_BATCH, within=ENRICH_WITHIN):
-        for event in batch:
-            with processing(event):
-                _enrich(event.message)
-        # Only now may these messages be acknowledged: every record they produced is stored.
-        await OUTPUT.flush()
+    try:
+        async for events in stream.take_events(ENRICH_BATCH, within=ENRICH_WITHIN):
+            batch = OUTPUT.batch()
+            for event in events:
+                event.message.incref()
+                with processing(event):
+                    _enrich(event.message, batch)
+            await ACKS.add(batch, events, _release)
+    finally:
+        # Worker stopping: store what is queued and acknowledge it, so the commit at shutdown covers it.
+        OUTPUT.close()
+        ACKS.release()
