@@ -11,7 +11,10 @@ the same run:
    N records, in one process;
 3. latency at a fixed rate: events stamped with their send time, produced at
    `--rate` per second; latency = output record's broker timestamp − event time;
-4. start-up: from launching the worker process to Faust logging Ready.
+4. start-up: from launching the worker process to Faust logging Ready;
+5. where the CPU went during (1): the worker's and the broker's CPU time per event
+   (from /proc), and the host's steal time. With the broker on the same machine,
+   2 cores / (worker + broker CPU per event) bounds what any worker could do here.
 
     python -m benchmarks.pipeline [--events N] [--rate R] [--seconds S] [--write]
 """
@@ -19,6 +22,7 @@ the same run:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 import urllib.request
@@ -111,6 +115,18 @@ def produce(bootstrap: str, topic: str, values: list[bytes], rate: float | None 
                 producer.poll(0.05)
         producer.poll(0)
     producer.flush()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def host_times() -> tuple[float, float]:
+    """(all, steal) CPU time of the host so far, in clock ticks (Linux /proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return float(sum(values[:8])), float(values[7])
 
 
 def end_offsets(bootstrap: str, topic: str) -> int:
@@ -218,10 +234,16 @@ def main() -> None:
                 expected[fmt] += 1
         targets = {specs[f].name: n for f, n in expected.items()}
 
+        worker_pid, broker_pid = procs[-1].popen.pid, broker.popen.pid
+        cpu_before = cpu_seconds(worker_pid), cpu_seconds(broker_pid), host_times()
         started = time.monotonic()
         produce(bootstrap, specs["tracking"].name, events)
         finished = wait_for(bootstrap, targets, timeout=1800)
         worker_rate = args.events / (finished - started)
+        worker_us = (cpu_seconds(worker_pid) - cpu_before[0]) / args.events * 1e6
+        broker_us = (cpu_seconds(broker_pid) - cpu_before[1]) / args.events * 1e6
+        host_all, host_steal = host_times()
+        steal = (host_steal - cpu_before[2][1]) / max(1.0, host_all - cpu_before[2][0])
 
         base_rate = passthrough(bootstrap, specs["tracking"].name, "bench.passthrough", args.events)
 
@@ -251,6 +273,11 @@ def main() -> None:
         f"| latency at {args.rate:,.0f} events/s for {args.seconds:.0f} s: p50 | {p50:,.0f} ms | |",
         f"| latency at {args.rate:,.0f} events/s for {args.seconds:.0f} s: p99 | {p99:,.0f} ms | |",
         f"| worker start → Ready (empty broker, topics created, tables empty) | {ready_seconds:.1f} s | |",
+        f"| CPU per event during the throughput run: worker process (all threads) | {worker_us:,.0f} µs | |",
+        f"| CPU per event during the throughput run: embedded broker | {broker_us:,.0f} µs | |",
+        f"| ceiling on this machine: {os.cpu_count()} cores / (worker + broker CPU per event) "
+        f"| {(os.cpu_count() or 1) * 1e6 / (worker_us + broker_us):,.0f} events/s | |",
+        f"| host CPU stolen by the hypervisor during the throughput run | {steal:.0%} | |",
     ])
     print(table)
     if args.write:
@@ -303,9 +330,12 @@ def _timed_run(bootstrap: str, specs: Any, stamped: list[bytes], rate: float, re
                     continue
                 record = decoder.decode(message.value() or b"")
                 emitted = record["emission_time"].timestamp()
-                if emitted >= time.time() - 3600 and message.offset() >= 0:
+                offset = message.offset()
+                if offset is None:
+                    continue
+                if emitted >= time.time() - 3600 and offset >= 0:
                     out.append(message.timestamp()[1] / 1000.0 - emitted)
-                if message.offset() + 1 >= high:
+                if offset + 1 >= high:
                     break
     finally:
         consumer.close()
