@@ -23,6 +23,7 @@ from tempfile import mkdtemp
 
 import orjson
 
+from benchmarks.pipeline import wait_until_idle
 from stream_app.devstack import seed
 from stream_app.devstack.processes import Proc, free_port, start_broker, start_registry, start_worker, worker_env
 from stream_app.kafka import ensure_topics
@@ -76,6 +77,10 @@ def run(workers: int, rates: list[float], step: float, max_p99: float) -> list[t
             env = worker_env(bootstrap, registry_url, base / f"w{i}", port, {"STREAM_APP_FORMATS": "xapi"})
             procs.append(start_worker(f"w{i}", base, env))
         _wait_for_users(ports)
+        for port in ports:
+            # Counts of applied rows can be complete before a worker that joined late has recovered its share of
+            # the tables; events that find no external id then wait out the grace period and show as lag.
+            wait_until_idle(port)
         generator = Generator(USERS, COURSES, 1)
         for rate in rates:
             monitor = LagMonitor(bootstrap, registry_url, topics()["xapi"].name, "xapi")

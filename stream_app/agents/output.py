@@ -51,7 +51,7 @@ class Batch:
         self.sent = 0
         self.delivered = 0
         self.stored: asyncio.Future[None] = loop.create_future()
-        self.report: Callable[[KafkaError | None, Message], None] | None = None
+        self.report: Callback | None = None
 
     def on_delivered(self) -> None:
         """One record stored (called from the thread serving delivery reports)."""
@@ -59,7 +59,10 @@ class Batch:
             self.delivered += 1
             last = self._closed and self.delivered == self.sent
         if last:
-            self._loop.call_soon_threadsafe(self._resolve)
+            try:
+                self._loop.call_soon_threadsafe(self._resolve)
+            except RuntimeError:  # the loop is closed (worker shut down): nobody waits any more
+                pass
 
     def close(self) -> asyncio.Future[None]:
         """No more records: the future resolves once all are stored (at once if none are pending)."""
