@@ -44,14 +44,14 @@ class Batch:
 
     __slots__ = ("_closed", "_lock", "_loop", "delivered", "report", "sent", "stored")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, report_for: Callable[[Batch], Callback]) -> None:
         self._loop = loop
         self._lock = threading.Lock()
         self._closed = False
         self.sent = 0
         self.delivered = 0
         self.stored: asyncio.Future[None] = loop.create_future()
-        self.report: Callback | None = None
+        self.report = report_for(self)  # the delivery report of this batch's records
 
     def on_delivered(self) -> None:
         """One record stored (called from the thread serving delivery reports)."""
@@ -133,7 +133,6 @@ class OutputProducer:
             self._send((topic, key, value, headers, partition), self._report_plain)
             return
         batch.sent += 1
-        assert batch.report is not None, "batches come from OutputProducer.batch()"
         self._send((topic, key, value, headers, partition), batch.report)
 
     def _send(self, record: Record, report: Callback) -> None:
@@ -161,9 +160,7 @@ class OutputProducer:
             self._closing.clear()
             self._poller = threading.Thread(target=self._poll, name="output-producer-poll", daemon=True)
             self._poller.start()
-        batch = Batch(asyncio.get_running_loop())
-        batch.report = self._report(batch)
-        return batch
+        return Batch(asyncio.get_running_loop(), self._report)
 
     def _poll(self) -> None:
         # Delivery reports (and so `Batch.stored`) are served here while the event loop keeps working.

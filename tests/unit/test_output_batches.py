@@ -90,6 +90,11 @@ def _producer(fake: FakeProducer) -> OutputProducer:
     return out
 
 
+def _bare(loop: asyncio.AbstractEventLoop) -> Batch:
+    """A batch whose reports the test delivers itself, through `on_delivered`."""
+    return Batch(loop, lambda _batch: lambda _error, _message: None)
+
+
 async def _until(predicate: Any, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -129,7 +134,7 @@ def test_acks_follow_the_order_of_batches_not_of_their_storage() -> None:
         loop = asyncio.get_running_loop()
         acked: list[str] = []
         acks = InOrderAcks(in_flight=4)
-        batches = [Batch(loop) for _ in range(3)]
+        batches = [_bare(loop) for _ in range(3)]
         for batch in batches:
             batch.sent = 1  # one record each, reported below
         for name, batch in zip("abc", batches, strict=True):
@@ -151,7 +156,7 @@ def test_add_waits_while_too_many_batches_are_unstored() -> None:
     async def scenario() -> None:
         loop = asyncio.get_running_loop()
         acks = InOrderAcks(in_flight=1)
-        first, second = Batch(loop), Batch(loop)
+        first, second = _bare(loop), _bare(loop)
         first.sent = second.sent = 1
         await acks.add(first, ["a"], lambda _e: None)
         blocked = asyncio.ensure_future(acks.add(second, ["b"], lambda _e: None))

@@ -14,7 +14,7 @@ from typing import Any
 
 from stream_app.errors import TransformError
 from stream_app.transforms import ids
-from stream_app.transforms.context import NO_HOOKS, Ctx
+from stream_app.transforms.context import Ctx
 from stream_app.transforms.xapi import vocab
 
 JSON = dict[str, Any]
@@ -106,7 +106,7 @@ def statement(
         if ctx.hooks.actor:
             who = _apply(ctx.hooks.actor, who, ctx)
         memo["actor"] = who
-    if ctx.hooks is not NO_HOOKS and ctx.hooks:
+    if ctx.hooks:
         verb = _apply(ctx.hooks.verb, verb, ctx)
         obj = _apply(ctx.hooks.object, obj, ctx)
     # The actor half of the id and the statement timestamp are the same for every statement of
