@@ -3,7 +3,10 @@
 Every agent's error boundary and the delivery chain write this shape to the
 dead-letter topic, so `stream-app dead-letter` and the alert agent read one
 format. The original value travels base64-encoded (exact bytes) and, when it
-is UTF-8, also as text for people reading the topic.
+is UTF-8, also as text for people reading the topic. A record never grows past
+what a broker accepts by default: when it would, the largest copies are left
+out (the readable text first, the exact bytes last) and the record says which
+were left out, so a huge input still leaves a visible dead letter.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from typing import Any
 
 import orjson
 
+# Under librdkafka's `message.max.bytes` (1,000,000) and Kafka's default record limit (1,048,588):
+# a dead letter the broker refused would be a second failure with nowhere to go.
+MAX_RECORD_BYTES = 900_000
 
 def now_iso() -> str:
     """UTC now, ISO 8601 with milliseconds."""
@@ -50,7 +56,28 @@ def record(
         "time": now_iso(),
     }
     body.update(extra)
-    return orjson.dumps(body)
+    encoded = orjson.dumps(body)
+    if len(encoded) > MAX_RECORD_BYTES:
+        encoded = _shrunk(body, len(value) if value is not None else None)
+    return encoded
+
+
+def _shrunk(body: dict[str, Any], original_size: int | None) -> bytes:
+    """`body` without its largest fields, dropped in order until it fits, naming them in `omitted`."""
+    sizes = {key: len(orjson.dumps(item)) for key, item in body.items()}
+    # The readable copy goes first (the base64 holds the same bytes), the exact original last.
+    others = sorted((key for key in body if key not in ("original", "original_b64")), key=lambda k: -sizes[k])
+    order = ["original", *[key for key in others if sizes[key] > 1024], "original_b64"]
+    body = {**body, "omitted": [], "original_size": original_size}
+    encoded = orjson.dumps(body)
+    for key in order:
+        if len(encoded) <= MAX_RECORD_BYTES:
+            break
+        if body.get(key) is not None:
+            body[key] = None
+            body["omitted"].append(key)
+            encoded = orjson.dumps(body)
+    return encoded
 
 
 def original_bytes(dead: dict[str, Any]) -> bytes | None:

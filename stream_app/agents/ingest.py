@@ -8,7 +8,8 @@ consumer group (`STREAM_APP_INGEST_GROUP`, default `<app id>-ingest`; Faust's
 group uses another assignment protocol and cannot hold it). Each batch of up to
 1,000 records is parsed, filtered and keyed by actor, and written to
 `events-by-actor` as one message per target partition — the users table's
-partition of the actor — which the enrich agent consumes. A batch's offsets are
+partition of the actor; several when that would pass `MESSAGE_BYTES` — which
+the enrich agent consumes. A batch's offsets are
 stored for commit only once those messages are stored: at-least-once, as in the
 agents (after a crash the uncommitted batch is routed again; statement ids are
 deterministic). The consumer's blocking calls run in the executor; routing runs
@@ -30,7 +31,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from stream_app.agents.common import COUNTS, ENGINE, FORMATS, SETTINGS, dead_letter
-from stream_app.agents.output import OutputProducer
+from stream_app.agents.output import OutputProducer, refusal_reason
 from stream_app.agents.tracking import PARSE, partition_of
 from stream_app.application import app
 from stream_app.compat import confluent_consumer_options
@@ -42,6 +43,18 @@ from stream_app.topics import topics
 log = logging.getLogger(__name__)
 BATCH = 1000
 WITHIN = 0.05  # seconds a partial batch waits for more records
+# One events-by-actor message stays well under the 1 MB a producer or broker accepts by default: a batch of
+# large events (problem submissions, open responses) is split, in order, into several messages.
+MESSAGE_BYTES = 512_000
+
+
+def messages(entries: list[list[Any]], limit: int = MESSAGE_BYTES) -> list[tuple[bytes, list[list[Any]]]]:
+    """`entries` as events-by-actor message values of at most `limit` bytes (one entry may exceed it), in order."""
+    value = orjson.dumps(entries)
+    if len(value) <= limit or len(entries) == 1:
+        return [(value, entries)]
+    half = len(entries) // 2
+    return messages(entries[:half], limit) + messages(entries[half:], limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +130,18 @@ class TrackingIngest:
                 dead_letter("parse", f"internal_error:{type(exc).__name__}", self._source(message))
         return groups
 
+    def _produce(self, producer: OutputProducer, partition: int, entries: list[list[Any]]) -> None:
+        for value, chunk in messages(entries):
+            try:
+                producer.produce(self.events_by_actor, None, value, partition=partition)
+            except KafkaException as exc:  # an event too large for any message: dead-lettered, the rest go on
+                for entry in chunk:
+                    dead_letter("output", refusal_reason(exc), value=entry[1].encode("utf-8"),
+                                source_topic_partition=entry[2], source_offset=entry[3],
+                                output_topic=self.events_by_actor)
+                continue
+            COUNTS["routed"] += len(chunk)
+
     def _source(self, message: Message) -> Source:
         # Built only for a rejected record: the hot path reads partition and offset alone.
         return Source(message.topic() or self.tracking, message.partition() or 0, message.offset() or 0,
@@ -172,8 +197,7 @@ class TrackingIngest:
                     continue
                 try:
                     for partition, entries in self.route_batch(good).items():
-                        producer.produce(self.events_by_actor, None, orjson.dumps(entries), partition=partition)
-                        COUNTS["routed"] += len(entries)
+                        self._produce(producer, partition, entries)
                     await producer.flush()
                 except Exception:  # noqa: BLE001 — never stop reading: go back and route the batch again
                     COUNTS["tracking:batch_retried"] += 1

@@ -10,7 +10,8 @@ broker stores a batch, opens a `Batch`, produces into it and awaits
 order: see `InOrderAcks`). Either way an input is acknowledged (and its offset
 committed) only once its records are stored: at-least-once. A record the
 broker refuses or times out is produced again; nothing is acknowledged until
-it is stored.
+it is stored. A record no retry can store (too large, invalid) is replaced by a
+dead letter in the same batch, so it neither stalls the agent nor vanishes.
 """
 
 from __future__ import annotations
@@ -22,16 +23,28 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from stream_app import deadletter
+from stream_app.delivery.chain import EVENT_HEADER, headers_dict
 from stream_app.kafka import bootstrap_servers
 from stream_app.settings import Settings
+from stream_app.topics import topics
 
 log = logging.getLogger(__name__)
 Headers = list[tuple[str, str | bytes | None]] | dict[str, str | bytes | None] | None
 Record = tuple[str, bytes | None, bytes, Headers, int]
 Callback = Callable[[KafkaError | None, Message], None]
 LINGER_MS = 50
+# Refusals of the record itself: producing it again can only fail again.
+PERMANENT = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_MSG_SIZE, KafkaError.INVALID_RECORD})
+
+
+def refusal_reason(error: KafkaError | KafkaException) -> str:
+    """The dead-letter reason of a refused record: `refused:<librdkafka error name>`."""
+    if isinstance(error, KafkaException):
+        error = error.args[0]
+    return f"refused:{error.name() if isinstance(error, KafkaError) else type(error).__name__}"
 
 
 class Batch:
@@ -87,7 +100,8 @@ class Batch:
 class OutputProducer:
     """A batching producer with a blocking-until-stored `flush` and awaitable per-batch storage."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, dead_letter_topic: str | None = None) -> None:
+        self._dead_letter_topic = dead_letter_topic or topics()["dead_letter"].name
         self._config = {
             "bootstrap.servers": bootstrap_servers(settings.broker),
             # Fewer, fuller produce requests: nothing waits on a batch's storage but its acknowledgement
@@ -100,8 +114,9 @@ class OutputProducer:
             "message.timeout.ms": 120_000,
         }
         self._client: Producer | None = None
-        # Refused records, appended by the threads serving reports and produced again by the next poll or flush.
-        self._failed: deque[tuple[Record, Callback]] = deque()
+        # Refused records (or their dead letters) with their batch, appended by the threads serving reports
+        # and produced by the next poll or flush.
+        self._failed: deque[tuple[Record, Batch | None]] = deque()
         self._report_plain = self._report(None)
         self._poller: threading.Thread | None = None
         self._closing = threading.Event()
@@ -119,21 +134,42 @@ class OutputProducer:
                 if batch is not None:
                     batch.on_delivered()
                 return
-            log.warning("output record to %s not stored (%s): producing it again", message.topic(), error)
             partition = message.partition()
-            record = (message.topic() or "", message.key(), message.value() or b"", message.headers(),
-                      -1 if partition is None else partition)
-            self._failed.append((record, on_delivery))
+            record: Record = (message.topic() or "", message.key(), message.value() or b"", message.headers(),
+                              -1 if partition is None else partition)
+            if error.code() not in PERMANENT:
+                log.warning("output record to %s not stored (%s): producing it again", message.topic(), error)
+                self._failed.append((record, batch))
+            elif message.topic() != self._dead_letter_topic:
+                log.error("output record to %s refused (%s): sending it to the dead-letter topic",
+                          message.topic(), error)
+                self._failed.append((self._dead_letter(record, refusal_reason(error)), batch))
+            else:  # bounded in size, so only a broker configured below Kafka's default limits gets here
+                log.error("dead-letter record refused (%s) and dropped: %s", error, record[2][:2000])
+                if batch is not None:
+                    batch.on_delivered()
         return on_delivery
+
+    def _dead_letter(self, record: Record, reason: str) -> Record:
+        """The dead letter standing in for a refused output record: the event it came from, and why."""
+        topic, key, value, headers, _partition = record
+        event = headers_dict(headers).get(EVENT_HEADER)
+        body = deadletter.record("output", reason, key=key, value=event if event is not None else value,
+                                 output_topic=topic, output_size=len(value))
+        return (self._dead_letter_topic, None, body, None, -1)
 
     def produce(self, topic: str, key: bytes | None, value: bytes, headers: Headers = None,
                 partition: int = -1, batch: Batch | None = None) -> None:
-        """Queue one record (waits for queue space when the local buffer is full); -1: partition by key."""
+        """Queue one record (waits for queue space when the local buffer is full); -1: partition by key.
+
+        Raises KafkaException when the record cannot be queued at all (larger than the producer's
+        `message.max.bytes`): it is then not part of `batch`, and the caller dead-letters its input.
+        """
         if batch is None:
             self._send((topic, key, value, headers, partition), self._report_plain)
             return
-        batch.sent += 1
         self._send((topic, key, value, headers, partition), batch.report)
+        batch.sent += 1  # counted once queued: a record that raised above never gets a report
 
     def _send(self, record: Record, report: Callback) -> None:
         topic, key, value, headers, partition = record
@@ -148,10 +184,19 @@ class OutputProducer:
     def _retry_failed(self) -> None:
         while True:
             try:
-                record, report = self._failed.popleft()
+                record, batch = self._failed.popleft()
             except IndexError:  # empty (the poller and a flush may both be here)
                 return
-            self._send(record, report)  # the same report: a batch's count of records is unchanged
+            report = self._report_plain if batch is None else batch.report  # a batch's count is unchanged
+            try:
+                self._send(record, report)
+            except KafkaException as exc:  # refused before queuing: a dead letter instead, or (one) dropped
+                if record[0] != self._dead_letter_topic:
+                    self._failed.append((self._dead_letter(record, refusal_reason(exc)), batch))
+                    continue
+                log.error("dead-letter record refused (%s) and dropped: %s", exc, record[2][:2000])
+                if batch is not None:
+                    batch.on_delivered()
 
     def batch(self) -> Batch:
         """A new batch; serving its delivery reports in the background starts with the first one."""

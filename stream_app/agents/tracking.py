@@ -17,9 +17,10 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+from confluent_kafka import KafkaException
 
 from stream_app.agents.common import COUNTS, ENGINE, FORMATS, SETTINGS, dead_letter
-from stream_app.agents.output import Batch, InOrderAcks, OutputProducer
+from stream_app.agents.output import Batch, InOrderAcks, OutputProducer, refusal_reason
 from stream_app.application import app, topic
 from stream_app.codecs.avro import AvroEncoder, registry_client
 from stream_app.delivery.chain import EVENT_HEADER
@@ -133,8 +134,13 @@ def _enrich(message: Any, batch: Batch) -> None:
             # The original event travels with each record, for the routers' match_params.
             headers = [(EVENT_HEADER, raw)]
             for fmt, actor_id, record in outcome.outputs:
-                OUTPUT.produce(OUTPUT_TOPICS[fmt], actor_id.encode("utf-8"), ENCODERS.encode(fmt, record), headers,
-                               batch=batch)
+                try:
+                    OUTPUT.produce(OUTPUT_TOPICS[fmt], actor_id.encode("utf-8"), ENCODERS.encode(fmt, record),
+                                   headers, batch=batch)
+                except KafkaException as exc:  # too large to produce at all: this format's record only
+                    dead_letter("output", refusal_reason(exc), value=raw, event_name=outcome.name, format=fmt,
+                                source_topic_partition=entry[2], source_offset=entry[3])
+                    continue
                 COUNTS[f"out:{fmt}"] += 1
             for fmt, reason in outcome.rejects:
                 dead_letter("transform", reason, value=raw, event_name=outcome.name, format=fmt,

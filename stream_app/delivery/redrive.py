@@ -37,7 +37,7 @@ class RedriveError(RuntimeError):
 
 
 AGES = ((3600.0, "<1h"), (86400.0, "<1d"), (7 * 86400.0, "<7d"))
-EVENT_STAGES = ("parse", "enrich", "transform")
+EVENT_STAGES = ("parse", "enrich", "transform", "output")
 
 
 def parse_when(text: str, now: float | None = None) -> float:
@@ -193,6 +193,9 @@ def redrive(settings: Settings, routers: dict[str, Router], take: Callable[[dict
             continue
         value = deadletter.original_bytes(record)
         if value is None:
+            # Too large to keep in the dead letter (`omitted`): the operator re-reads it from its source.
+            reason = "original_omitted" if "original_b64" in (record.get("omitted") or ()) else "no_original"
+            resender.sent[f"skipped:{reason}"] += 1
             continue
         if record.get("stage") == "deliver":
             name = str(record.get("router"))

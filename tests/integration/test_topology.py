@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from stream_app import deadletter
 from tests.integration.stack import Stack, wait_until, web_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -292,3 +293,47 @@ def test_caliper11_output_is_identical_to_the_transform_cli(stack: Stack, tmp_pa
     got = stack.read("caliper11", len(want))
     assert by_id(statements(got, "event")) == by_id(want)
     assert {json.loads(r["event"])["@context"] for r in got} == {"http://purl.imsglobal.org/ctx/caliper/v1p1"}
+
+
+def test_an_event_whose_output_is_too_large_is_dead_lettered_and_its_input_still_committed(
+        stack: Stack, tmp_path: Path) -> None:
+    from confluent_kafka import Consumer, TopicPartition
+
+    worker, port = stack.start_worker("w1")
+    stack.produce_cdc(CDC)
+    wait_for_cdc([port])
+    wait_until(lambda: web_json(port, "/stream-app/tables/")["courses"] == 4)
+    big = json.loads(max((e for e in EVENTS if b'"problem_check"' in e), key=len))
+    answer = next(iter(big["event"]["submission"]))
+    big["event"]["submission"][answer]["answer"] = "x" * 560_000  # the statement + the event header pass 1 MB
+    stack.produce_tracking([orjson.dumps(big), *EVENTS])
+    dead = stack.read("dead_letter", 1, settle=1.0, done=lambda got: any(d["stage"] == "output" for d in got))
+    refused = [d for d in dead if d["stage"] == "output"]
+    assert {d["reason"] for d in refused} == {"refused:MSG_SIZE_TOO_LARGE"}
+    assert {d["format"] for d in refused} <= {"xapi", "caliper"} and refused[0]["event_name"] == "problem_check"
+    original = deadletter.original_bytes(refused[0])  # the event itself: re-drivable once limits are raised
+    assert original is not None and orjson.loads(original)["event"]["submission"][answer]["answer"] == "x" * 560_000
+    # Every other event's statements still come out, and the big event's input is committed past, not stuck.
+    want = cli_output("xapi", CDC, EVENTS, tmp_path)
+    stack.read("xapi", len(want), done=has_all(want))
+    name = stack.specs["events_by_actor"].name
+    reader = Consumer({"bootstrap.servers": stack.bootstrap, "group.id": f"probe-{port}", "enable.auto.commit": False})
+    group = Consumer({"bootstrap.servers": stack.bootstrap, "group.id": stack.env["STREAM_APP_APP_ID"]})
+    try:
+        partitions = list(reader.list_topics(name, timeout=10).topics[name].partitions)
+        reader.assign([TopicPartition(name, p, 0) for p in partitions])
+        holding: tuple[int, int] | None = None
+        while holding is None:
+            message = reader.poll(10)
+            assert message is not None, "the big event's events-by-actor message was not found"
+            if not message.error() and len(message.value() or b"") > 560_000:
+                holding = (message.partition() or 0, message.offset() or 0)
+
+        def committed_past() -> bool:
+            (tp,) = group.committed([TopicPartition(name, holding[0])], timeout=10)
+            return tp.offset > holding[1]
+
+        wait_until(committed_past, timeout=60)
+    finally:
+        reader.close()
+        group.close()

@@ -72,3 +72,37 @@ def test_an_unexpected_error_rejects_that_record_only(dead: list[tuple[str, str,
     assert [entry[0] for entries in groups.values() for entry in entries] == ["10"]
     ((stage, reason, source),) = dead
     assert (stage, reason, source.offset) == ("parse", "internal_error:RuntimeError", 1)
+
+
+def test_a_partition_s_entries_are_split_in_order_into_messages_under_the_size_limit() -> None:
+    entries = [[str(i), "x" * 3000, 0, i] for i in range(1000)]  # ~3 MB: over what a broker takes in one record
+    chunks = ingest.messages(entries)
+    assert len(chunks) > 1
+    assert all(len(value) <= ingest.MESSAGE_BYTES for value, _ in chunks)
+    assert [e for value, _ in chunks for e in orjson.loads(value)] == entries  # every entry once, in order
+    assert ingest.messages(entries[:10]) == [(orjson.dumps(entries[:10]), entries[:10])]  # the usual case: one
+
+
+def test_an_event_too_large_for_any_message_is_dead_lettered_and_the_others_are_routed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from stream_app.agents.output import OutputProducer
+    from stream_app.settings import Settings
+
+    letters: list[tuple[str, str, dict[str, Any]]] = []
+    monkeypatch.setattr(ingest, "dead_letter", lambda stage, reason, **extra: letters.append((stage, reason, extra)))
+    # A real librdkafka producer (no broker needed): it refuses a record over `message.max.bytes` at once.
+    producer = OutputProducer(Settings(broker="kafka://127.0.0.1:9"))
+    huge = [["1", "y" * 1_200_000, 2, 40]]
+    small = [["2", "{}", 2, 41]]
+    routed = ingest.COUNTS["routed"]
+    try:
+        ingest.INGEST._produce(producer, 0, huge + small)
+        assert ingest.COUNTS["routed"] == routed + 1  # the small one is queued
+    finally:
+        producer._producer.purge()
+        producer._client = None  # destroyed now: no reconnect attempts logged after the test
+        producer.close(timeout=0.1)
+    ((stage, reason, extra),) = letters
+    assert (stage, reason) == ("output", "refused:MSG_SIZE_TOO_LARGE")
+    assert (extra["source_topic_partition"], extra["source_offset"]) == (2, 40)
+    assert extra["value"] == huge[0][1].encode()

@@ -12,15 +12,14 @@ import threading
 import time
 from typing import Any
 
+import orjson
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
+from stream_app import deadletter
 from stream_app.agents.output import Batch, InOrderAcks, OutputProducer
+from stream_app.delivery.chain import EVENT_HEADER
 from stream_app.settings import Settings
-
-
-class _Refused:
-    def __str__(self) -> str:
-        return "refused (test)"
 
 
 class _Message:
@@ -44,10 +43,17 @@ class _Message:
 
 
 class FakeProducer:
-    """Queues records; `poll` reports them, refusing each value in `refuse` the first time it is seen."""
+    """Queues records; `poll` reports them, refusing each value in `refuse` the first time it is seen.
 
-    def __init__(self, refuse: tuple[bytes, ...] = (), deliver: bool = True) -> None:
+    Values in `too_large` are refused as the broker refuses an oversized record, every time; values in
+    `unqueueable` raise at `produce` as librdkafka does for a record over its own size limit.
+    """
+
+    def __init__(self, refuse: tuple[bytes, ...] = (), deliver: bool = True, too_large: tuple[bytes, ...] = (),
+                 unqueueable: tuple[bytes, ...] = ()) -> None:
         self.refuse = set(refuse)
+        self.too_large = set(too_large)
+        self.unqueueable = set(unqueueable)
         self.deliver = deliver
         self.stored: list[bytes] = []
         self.produced = 0
@@ -56,6 +62,8 @@ class FakeProducer:
 
     def produce(self, topic: str, key: bytes | None = None, value: bytes = b"", headers: Any = None,
                 partition: int = -1, on_delivery: Any = None) -> None:
+        if value in self.unqueueable:
+            raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
         with self._lock:
             self.produced += 1
             self._queue.append((_Message(topic, key, value, headers, partition), on_delivery))
@@ -69,7 +77,9 @@ class FakeProducer:
         for message, report in queue:
             if message.value() in self.refuse:
                 self.refuse.discard(message.value())
-                report(_Refused(), message)
+                report(KafkaError(KafkaError._MSG_TIMED_OUT), message)
+            elif message.value() in self.too_large:
+                report(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), message)
             else:
                 self.stored.append(message.value())
                 report(None, message)
@@ -85,7 +95,7 @@ class FakeProducer:
 
 
 def _producer(fake: FakeProducer) -> OutputProducer:
-    out = OutputProducer(Settings())
+    out = OutputProducer(Settings(), dead_letter_topic="dead")
     out._client = fake  # type: ignore[assignment]  # the stand-in has the methods OutputProducer uses
     return out
 
@@ -182,3 +192,56 @@ def test_close_is_bounded_when_the_broker_stores_nothing(caplog: pytest.LogCaptu
     batch = asyncio.run(scenario())
     assert not batch.complete  # its input stays unacknowledged: the next owner reads it again
     assert "unconfirmed at shutdown" in caplog.text
+
+
+def test_a_record_the_broker_will_never_store_is_replaced_by_a_dead_letter_in_its_batch() -> None:
+    async def scenario() -> tuple[FakeProducer, Batch]:
+        fake = FakeProducer(too_large=(b"big",))
+        out = _producer(fake)
+        batch = out.batch()
+        out.produce("xapi", b"k1", b"r1", batch=batch)
+        out.produce("xapi", b"k2", b"big", [(EVENT_HEADER, b'{"name": "huge"}')], batch=batch)
+        out.produce("xapi", b"k3", b"r3", batch=batch)
+        await asyncio.wait_for(batch.close(), 5)
+        out.close(timeout=1)
+        return fake, batch
+
+    fake, batch = asyncio.run(scenario())
+    assert (batch.sent, batch.delivered) == (3, 3)  # the batch completes: its input can be acknowledged
+    assert fake.stored[:2] == [b"r1", b"r3"] and len(fake.stored) == 3
+    dead = orjson.loads(fake.stored[2])
+    assert (dead["stage"], dead["reason"], dead["output_topic"]) == ("output", "refused:MSG_SIZE_TOO_LARGE", "xapi")
+    assert deadletter.original_bytes(dead) == b'{"name": "huge"}'  # the event, to re-drive once limits allow
+    assert (dead["key"], dead["output_size"]) == ("k2", 3)
+
+
+def test_a_record_that_cannot_be_queued_raises_and_is_not_counted_in_its_batch() -> None:
+    async def scenario() -> Batch:
+        out = _producer(FakeProducer(unqueueable=(b"big",)))
+        batch = out.batch()
+        out.produce("xapi", b"k", b"r1", batch=batch)
+        with pytest.raises(KafkaException):
+            out.produce("xapi", b"k", b"big", batch=batch)
+        await asyncio.wait_for(batch.close(), 5)  # completes with the one record queued
+        out.close(timeout=1)
+        return batch
+
+    batch = asyncio.run(scenario())
+    assert (batch.sent, batch.delivered) == (1, 1)
+
+
+def test_a_retried_record_that_can_no_longer_be_queued_becomes_a_dead_letter() -> None:
+    async def scenario() -> tuple[FakeProducer, Batch]:
+        fake = FakeProducer(refuse=(b"r2",))
+        out = _producer(fake)
+        batch = out.batch()
+        out.produce("caliper", b"k", b"r2", batch=batch)
+        fake.unqueueable.add(b"r2")  # refused once by the broker, then too large for the producer itself
+        await asyncio.wait_for(batch.close(), 5)
+        out.close(timeout=1)
+        return fake, batch
+
+    fake, batch = asyncio.run(scenario())
+    assert batch.complete
+    (stored,) = fake.stored
+    assert orjson.loads(stored)["reason"] == "refused:MSG_SIZE_TOO_LARGE"
