@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaException
 
+from stream_app import deadletter
 from stream_app.agents.common import COUNTS, ENGINE, FORMATS, SETTINGS, dead_letter
 from stream_app.agents.output import Batch, InOrderAcks, OutputProducer, refusal_reason
 from stream_app.application import app, topic
@@ -89,8 +90,13 @@ def _hold(entry: list[Any], reason: str) -> None:
         dead_letter("enrich", reason, value=raw, source_topic_partition=entry[2], source_offset=entry[3],
                     attempts=meta["attempt"], first_seen=meta["first"])
         return
-    body = {"entry": entry[:4], "meta": meta, "reason": reason, "due": time.time() + SETTINGS.late_dimension_retry}
-    waiting.send_soon(key=orjson.dumps(entry[0]), value=orjson.dumps(body))
+    body = orjson.dumps({"entry": entry[:4], "meta": meta, "reason": reason,
+                         "due": time.time() + SETTINGS.late_dimension_retry})
+    if len(body) > deadletter.MAX_RECORD_BYTES:  # more than a broker takes in one record: it cannot wait
+        dead_letter("enrich", reason, value=raw, source_topic_partition=entry[2], source_offset=entry[3],
+                    attempts=meta["attempt"], first_seen=meta["first"], note="too large to hold on the waiting topic")
+        return
+    waiting.send_soon(key=orjson.dumps(entry[0]), value=body)
     COUNTS["held"] += 1
     COUNTS[f"held:{reason}"] += 1
 

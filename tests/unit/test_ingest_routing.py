@@ -106,3 +106,17 @@ def test_an_event_too_large_for_any_message_is_dead_lettered_and_the_others_are_
     assert (stage, reason) == ("output", "refused:MSG_SIZE_TOO_LARGE")
     assert (extra["source_topic_partition"], extra["source_offset"]) == (2, 40)
     assert extra["value"] == huge[0][1].encode()
+
+
+def test_an_event_too_large_to_wait_is_dead_lettered_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stream_app.agents import tracking
+
+    letters: list[tuple[str, str, dict[str, Any]]] = []
+    held: list[bytes] = []
+    monkeypatch.setattr(tracking, "dead_letter", lambda stage, reason, **extra: letters.append((stage, reason, extra)))
+    monkeypatch.setattr(tracking.waiting, "send_soon", lambda key, value: held.append(value))
+    tracking._hold(["7", '{"a": "' + "z" * 950_000 + '"}', 1, 99], "unknown_user")
+    tracking._hold(["8", '{"a": 1}', 1, 100], "unknown_user")
+    ((stage, reason, extra),) = letters
+    assert (stage, reason, extra["source_offset"]) == ("enrich", "unknown_user", 99)
+    assert len(held) == 1 and orjson.loads(held[0])["entry"][3] == 100  # a normal one waits
