@@ -57,7 +57,10 @@ def _global_table(name: str, help: str) -> Any:
     # Every worker holds every partition and reads every change from the changelog, one record at a
     # time: Faust's default 1,000-record buffer is flushed only when full or at a rebalance, so a course
     # written by another worker stayed invisible here until then. Writes go through `put_global`.
-    table = app.GlobalTable(name, default=None, use_partitioner=True, help=help, key_type=str,
+    # One changelog partition: every worker reads all of a global table anyway, and each partition is one
+    # more in every fetch the worker's consumer sends (the embedded broker spends CPU per partition per
+    # fetch, even on empty ones: see BENCHMARKS.md, "fewer partitions per fetch").
+    table = app.GlobalTable(name, default=None, use_partitioner=True, help=help, key_type=str, partitions=1,
                             recovery_buffer_size=1, on_changelog_event=_on_changelog(name))
     CACHES[name] = ReadCache(table)
     return table
