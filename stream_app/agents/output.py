@@ -190,7 +190,7 @@ class OutputProducer:
             report = self._report_plain if batch is None else batch.report  # a batch's count is unchanged
             try:
                 self._send(record, report)
-            except KafkaException as exc:  # refused before queuing: a dead letter instead, or (one) dropped
+            except KafkaException as exc:  # refused before queuing: a dead letter instead (one refused is dropped)
                 if record[0] != self._dead_letter_topic:
                     self._failed.append((self._dead_letter(record, refusal_reason(exc)), batch))
                     continue
