@@ -21,6 +21,7 @@ import orjson
 # a dead letter the broker refused would be a second failure with nowhere to go.
 MAX_RECORD_BYTES = 900_000
 
+
 def now_iso() -> str:
     """UTC now, ISO 8601 with milliseconds."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")

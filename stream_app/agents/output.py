@@ -137,26 +137,28 @@ class OutputProducer:
             partition = message.partition()
             record: Record = (message.topic() or "", message.key(), message.value() or b"", message.headers(),
                               -1 if partition is None else partition)
-            if error.code() not in PERMANENT:
+            if error.code() in PERMANENT:
+                self._refused(record, error, batch)
+            else:
                 log.warning("output record to %s not stored (%s): producing it again", message.topic(), error)
                 self._failed.append((record, batch))
-            elif message.topic() != self._dead_letter_topic:
-                log.error("output record to %s refused (%s): sending it to the dead-letter topic",
-                          message.topic(), error)
-                self._failed.append((self._dead_letter(record, refusal_reason(error)), batch))
-            else:  # bounded in size, so only a broker configured below Kafka's default limits gets here
-                log.error("dead-letter record refused (%s) and dropped: %s", error, record[2][:2000])
-                if batch is not None:
-                    batch.on_delivered()
         return on_delivery
 
-    def _dead_letter(self, record: Record, reason: str) -> Record:
-        """The dead letter standing in for a refused output record: the event it came from, and why."""
+    def _refused(self, record: Record, error: KafkaError | KafkaException, batch: Batch | None) -> None:
+        """A record no retry can store: queue a dead letter of its event in its place, in the same batch."""
         topic, key, value, headers, _partition = record
+        if topic == self._dead_letter_topic:
+            # Dead letters are bounded in size, so only a broker configured below Kafka's default limits gets here.
+            log.error("dead-letter record refused (%s) and dropped: %s", error, value[:2000])
+            if batch is not None:
+                batch.on_delivered()
+            return
+        log.error("output record to %s refused (%s): sending it to the dead-letter topic", topic, error)
         event = headers_dict(headers).get(EVENT_HEADER)
-        body = deadletter.record("output", reason, key=key, value=event if event is not None else value,
-                                 output_topic=topic, output_size=len(value))
-        return (self._dead_letter_topic, None, body, None, -1)
+        body = deadletter.record("output", refusal_reason(error), key=key,
+                                 value=event if event is not None else value, output_topic=topic,
+                                 output_size=len(value))
+        self._failed.append(((self._dead_letter_topic, None, body, None, -1), batch))
 
     def produce(self, topic: str, key: bytes | None, value: bytes, headers: Headers = None,
                 partition: int = -1, batch: Batch | None = None) -> None:
@@ -190,13 +192,8 @@ class OutputProducer:
             report = self._report_plain if batch is None else batch.report  # a batch's count is unchanged
             try:
                 self._send(record, report)
-            except KafkaException as exc:  # refused before queuing: a dead letter instead (one refused is dropped)
-                if record[0] != self._dead_letter_topic:
-                    self._failed.append((self._dead_letter(record, refusal_reason(exc)), batch))
-                    continue
-                log.error("dead-letter record refused (%s) and dropped: %s", exc, record[2][:2000])
-                if batch is not None:
-                    batch.on_delivered()
+            except KafkaException as exc:  # refused before queuing
+                self._refused(record, exc, batch)
 
     def batch(self) -> Batch:
         """A new batch; serving its delivery reports in the background starts with the first one."""

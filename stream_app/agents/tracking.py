@@ -85,16 +85,14 @@ def partition_of(key: str) -> int:
 
 def _hold(entry: list[Any], reason: str) -> None:
     meta = entry[4] if len(entry) > 4 and isinstance(entry[4], dict) else {"first": time.time(), "attempt": 0}
-    raw = entry[1].encode("utf-8")
-    if time.time() - meta["first"] >= SETTINGS.late_dimension_wait:
-        dead_letter("enrich", reason, value=raw, source_topic_partition=entry[2], source_offset=entry[3],
-                    attempts=meta["attempt"], first_seen=meta["first"])
-        return
     body = orjson.dumps({"entry": entry[:4], "meta": meta, "reason": reason,
                          "due": time.time() + SETTINGS.late_dimension_retry})
-    if len(body) > deadletter.MAX_RECORD_BYTES:  # more than a broker takes in one record: it cannot wait
-        dead_letter("enrich", reason, value=raw, source_topic_partition=entry[2], source_offset=entry[3],
-                    attempts=meta["attempt"], first_seen=meta["first"], note="too large to hold on the waiting topic")
+    expired = time.time() - meta["first"] >= SETTINGS.late_dimension_wait
+    # An event larger than a broker takes in one record cannot wait on the waiting topic either.
+    if expired or len(body) > deadletter.MAX_RECORD_BYTES:
+        note = {} if expired else {"note": "too large to hold on the waiting topic"}
+        dead_letter("enrich", reason, value=entry[1].encode("utf-8"), source_topic_partition=entry[2],
+                    source_offset=entry[3], attempts=meta["attempt"], first_seen=meta["first"], **note)
         return
     waiting.send_soon(key=orjson.dumps(entry[0]), value=body)
     COUNTS["held"] += 1
