@@ -184,6 +184,8 @@ class TableLookup:
         user = user_record(_EXT_TYPES, record, None)
         if user is None or record is None or self.namespace is None:
             return user
+        if all(id_type in user.external_ids for id_type in ID_TYPES):
+            return user  # the usual case: nothing to fill in, no copy of the user
         external = dict(user.external_ids)
         stored = record.get("generated") or {}
         for id_type in ID_TYPES:
