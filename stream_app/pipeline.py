@@ -52,13 +52,13 @@ class AvroTracking:
     """Decodes Confluent-framed Avro tracking values (the event bus's TrackingLogData) to dicts."""
 
     def __init__(self, decoder: Any) -> None:
-        self._decoder = decoder
+        self.decoder = decoder
 
     def __call__(self, raw: bytes) -> Any:
         if raw[:1] != b"\x00":
             return orjson.loads(raw)  # JSON still accepted on the same topic
         try:
-            return self._decoder.decode(raw)
+            return self.decoder.decode(raw)
         except Exception as exc:  # noqa: BLE001 — any undecodable payload is a bad record, not a crash
             raise TransformError("invalid_avro", type(exc).__name__) from exc
 

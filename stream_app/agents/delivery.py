@@ -32,6 +32,7 @@ from stream_app.agents.output import OutputProducer
 from stream_app.agents.stats import STATS, StatusReporter
 from stream_app.application import app, topic
 from stream_app.codecs.avro import AvroDecoder, registry_client
+from stream_app.codecs.registry import schemas_fetched
 from stream_app.delivery.chain import (
     EVENT_HEADER,
     META_HEADER,
@@ -98,11 +99,15 @@ def _event_time(record: dict[str, Any]) -> float | None:
     return value.timestamp() if isinstance(value, datetime) else None
 
 
-def _decode(fmt: str, value: bytes) -> dict[str, Any]:
+def _decoder(fmt: str) -> AvroDecoder:
     decoder = _decoders.get(fmt)
     if decoder is None:
         decoder = _decoders[fmt] = AvroDecoder(registry_client(SETTINGS.schema_registry_url), topics()[fmt].name)
-    return decoder.decode(value)
+    return decoder
+
+
+def _decode(fmt: str, value: bytes) -> dict[str, Any]:
+    return _decoder(fmt).decode(value)
 
 
 def _match_event(event: bytes | None, record: dict[str, Any]) -> dict[str, Any]:
@@ -191,6 +196,8 @@ def delivery_agents(router: AnyRouter, sender: Sender) -> None:
     status = StatusReporter(topic("delivery_status"))
 
     async def deliver(events: list[Any], fresh: bool) -> None:
+        # Schemas first met here are fetched off the loop; a registry outage holds the batch.
+        await schemas_fetched(_decoder(source(router)), (event.message.value for event in events), COUNTS)
         items = _items(router, events, fresh)
         if items:
             outcomes = await guarded(sender.deliver(items), len(items), router.name)

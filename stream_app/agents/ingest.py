@@ -34,9 +34,10 @@ from stream_app.agents.common import COUNTS, ENGINE, FORMATS, SETTINGS, dead_let
 from stream_app.agents.output import OutputProducer, refusal_reason
 from stream_app.agents.tracking import PARSE, partition_of
 from stream_app.application import app
+from stream_app.codecs.registry import schemas_fetched
 from stream_app.compat import confluent_consumer_options
 from stream_app.kafka import bootstrap_servers
-from stream_app.pipeline import route
+from stream_app.pipeline import AvroTracking, route
 from stream_app.tables.stream import routing_key
 from stream_app.topics import topics
 
@@ -195,6 +196,8 @@ class TrackingIngest:
                         good.append(message)
                 if not good:
                     continue
+                if isinstance(PARSE, AvroTracking):  # event-bus Avro: schemas first met are fetched off the loop
+                    await schemas_fetched(PARSE.decoder, (message.value() for message in good), COUNTS)
                 try:
                     for partition, entries in self.route_batch(good).items():
                         self._produce(producer, partition, entries)

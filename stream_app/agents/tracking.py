@@ -20,10 +20,11 @@ import orjson
 from confluent_kafka import KafkaException
 
 from stream_app import deadletter
-from stream_app.agents.common import COUNTS, ENGINE, FORMATS, SETTINGS, dead_letter
+from stream_app.agents.common import COUNTS, ENGINE, FORMATS, SETTINGS, dead_letter, log
 from stream_app.agents.output import Batch, InOrderAcks, OutputProducer, refusal_reason
 from stream_app.application import app, topic
 from stream_app.codecs.avro import AvroEncoder, registry_client
+from stream_app.codecs.registry import until_answered
 from stream_app.delivery.chain import EVENT_HEADER
 from stream_app.kafka import partition_for
 from stream_app.pipeline import AvroTracking, process
@@ -46,19 +47,30 @@ ACKS = InOrderAcks(ENRICH_IN_FLIGHT)
 
 
 class _Encoders:
-    """Avro encoders, created on first use (the registry may come up after the worker)."""
+    """Avro encoders of the output formats, registered before the first batch (see `codecs.registry`)."""
 
     def __init__(self) -> None:
         self._by_format: dict[str, AvroEncoder] = {}
 
-    def encode(self, fmt: str, record: dict[str, Any]) -> bytes:
+    def _encoder(self, fmt: str) -> AvroEncoder:
         encoder = self._by_format.get(fmt)
         if encoder is None:
             spec = topics()[fmt]
             assert spec.record is not None
             client = registry_client(SETTINGS.schema_registry_url)
             encoder = self._by_format[fmt] = AvroEncoder(client, spec.name, spec.record)
-        return encoder.encode(record)
+        return encoder
+
+    async def ready(self) -> None:
+        """Register every output schema not registered yet; waits while the registry cannot answer."""
+        for fmt in FORMATS:
+            encoder = self._encoder(fmt)
+            if not encoder.registered:
+                await until_answered(encoder.register, f"registering {encoder.subject}", COUNTS,
+                                     retry_refusals=True)
+
+    def encode(self, fmt: str, record: dict[str, Any]) -> bytes:
+        return self._encoder(fmt).encode(record)
 
 
 ENCODERS = _Encoders()
@@ -150,7 +162,15 @@ def _enrich(message: Any, batch: Batch) -> None:
                 dead_letter("transform", reason, value=raw, event_name=outcome.name, format=fmt,
                             source_topic_partition=entry[2], source_offset=entry[3])
         except Exception as exc:  # noqa: BLE001 — the agent's one error boundary: never stop the stream
-            dead_letter("enrich", f"internal_error:{type(exc).__name__}", value=str(entry).encode("utf-8"))
+            log.exception("enrich: internal error on an event")
+            dead_letter("enrich", f"internal_error:{type(exc).__name__}", **_entry_source(entry))
+
+
+def _entry_source(entry: Any) -> dict[str, Any]:
+    """The dead-letter fields of an events-by-actor entry: the event's own bytes (so it can be re-driven)."""
+    if isinstance(entry, list) and len(entry) >= 4 and isinstance(entry[1], str):
+        return {"value": entry[1].encode("utf-8"), "source_topic_partition": entry[2], "source_offset": entry[3]}
+    return {"value": orjson.dumps(entry, default=str)}  # not an entry at all: kept as it came
 
 
 def _release(event: Any) -> None:
@@ -169,6 +189,7 @@ async def enrich_events(stream: Any) -> None:
     """
     try:
         async for events in stream.take_events(ENRICH_BATCH, within=ENRICH_WITHIN):
+            await ENCODERS.ready()  # once per start; a registry outage holds the batch, never dead-letters it
             batch = OUTPUT.batch()
             for event in events:
                 event.message.incref()

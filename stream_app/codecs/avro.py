@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
@@ -46,13 +46,31 @@ class AvroEncoder:
     """Encodes records of one Avro schema for one topic."""
 
     def __init__(self, client: SchemaRegistryClient, topic: str, record: str) -> None:
-        self._serializer = AvroSerializer(client, schema_str(record), conf={"auto.register.schemas": True})
+        self._client = client
+        self.subject = f"{topic}-value"  # the serialiser's default (topic) subject name strategy
+        # One Schema object for `register` and the serialiser, so both register the very same text (the
+        # serialiser would strip a str itself; the registry's ids are per text).
+        self._schema = Schema(schema_str(record).strip(), "AVRO")
+        self._serializer = AvroSerializer(client, self._schema, conf={"auto.register.schemas": True})
         self._context = SerializationContext(topic, MessageField.VALUE)
         self._flat = FlatRecordEncoder.for_schema(schema_str(record))
         self._prefix: bytes | None = None
 
+    @property
+    def registered(self) -> bool:
+        """Whether the schema's id is known, so `encode` needs the registry no more."""
+        return self._prefix is not None
+
+    def register(self) -> None:
+        """Register the schema (or look up its id if it is there already); blocking, the one registry call."""
+        if self._prefix is None:
+            # The serialiser's subject and schema, so its id (and the client's cache serves the serialiser
+            # if a record is not flat).
+            schema_id = self._client.register_schema(self.subject, self._schema)
+            self._prefix = b"\x00" + schema_id.to_bytes(4, "big")
+
     def encode(self, record: dict[str, Any]) -> bytes:
-        """Serialise one record (registers the schema on the first call)."""
+        """Serialise one record (registers the schema on the first call if `register` was not called)."""
         if self._prefix is not None and self._flat is not None:
             return self._prefix + self._flat.encode(record)
         data = self._serializer(record, self._context)
@@ -66,11 +84,27 @@ class AvroDecoder:
     """Decodes Confluent-framed Avro values of a topic with whatever schema id they carry."""
 
     def __init__(self, client: SchemaRegistryClient, topic: str) -> None:
+        self._client = client
+        self._subject = f"{topic}-value"
         self._deserializer = AvroDeserializer(client)
         self._context = SerializationContext(topic, MessageField.VALUE)
+        self.fetched: set[int] = set()
+
+    def fetch(self, schema_id: int) -> None:
+        """Fetch a writer schema into the client's cache (blocking), as `decode` would on meeting its id."""
+        if schema_id not in self.fetched:
+            self._client.get_schema(schema_id, self._subject)  # the deserialiser's call, so its cache entry
+            self.fetched.add(schema_id)
 
     def decode(self, data: bytes) -> dict[str, Any]:
         """Deserialise one value."""
         value = self._deserializer(data, self._context)
         assert isinstance(value, dict)
         return value
+
+
+def framed_schema_id(data: bytes | None) -> int | None:
+    """The schema id of a Confluent-framed value (magic byte 0, 4-byte id), or None for anything else."""
+    if data is None or len(data) < 5 or data[0] != 0:
+        return None
+    return int.from_bytes(data[1:5], "big")

@@ -9,6 +9,7 @@ decoded with confluent-kafka's AvroDeserializer through the HTTP registry.
 
 from __future__ import annotations
 
+import signal
 import time
 import urllib.request
 import uuid
@@ -18,11 +19,12 @@ from typing import Any
 
 import orjson
 import yaml
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from stream_app.codecs.avro import AvroDecoder, registry_client
 from stream_app.devstack import seed
-from stream_app.devstack.processes import Proc, free_port, start_worker, worker_env
+from stream_app.devstack.processes import Proc, free_port, start_registry, start_worker, worker_env
 from stream_app.topics import DEFAULT_FILE, TopicSpec, load_topics
 
 
@@ -115,3 +117,51 @@ def wait_until(predicate: Any, timeout: float = 60.0, interval: float = 0.5) -> 
             return value
         time.sleep(interval)
     raise TimeoutError("condition not met in time")
+
+
+class RegistryProcess:
+    """`stream-app registry` as a subprocess storing into its own topic; restartable on the same port."""
+
+    def __init__(self, broker: str, tmp_path: Path) -> None:
+        self.topic = f"test.schemas.{uuid.uuid4().hex[:8]}"
+        declared = yaml.safe_load(DEFAULT_FILE.read_text())
+        declared["topics"]["schemas"]["name"] = self.topic
+        topics_file = tmp_path / "topics.yaml"
+        topics_file.write_text(yaml.safe_dump(declared))
+        self.broker, self.port, self.log_dir = broker, free_port(), tmp_path / "logs"
+        self.env = {"STREAM_APP_TOPICS_FILE": str(topics_file)}
+        self.proc: Proc | None = None
+
+    def start(self) -> None:
+        # The port opens only after the storage topic has been replayed.
+        self.proc, _ = start_registry(self.log_dir, self.broker, self.port, self.env)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop (by default gracefully, checking the exit status); SIGKILL leaves nothing a chance to flush."""
+        if self.proc is not None:
+            status = self.proc.stop(sig)
+            assert sig == signal.SIGKILL or status == 0, self.proc.tail()
+            self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> SchemaRegistryClient:
+        """A new client: an empty cache, so every answer below comes from the server."""
+        return SchemaRegistryClient({"url": self.url})
+
+    def stored_keys(self) -> list[str]:
+        """The keys of the storage topic, read from the beginning (assign, no consumer group)."""
+        consumer = Consumer({"bootstrap.servers": self.broker, "group.id": "test", "enable.auto.commit": False})
+        try:
+            _, end = consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=10)
+            consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
+            keys: list[str] = []
+            while len(keys) < end:
+                message = consumer.poll(10.0)
+                assert message is not None and message.error() is None
+                keys.append((message.key() or b"").decode())
+            return keys
+        finally:
+            consumer.close()

@@ -12,21 +12,18 @@ from __future__ import annotations
 import json
 import signal
 import struct
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from stream_app.codecs.avro import AvroDecoder, AvroEncoder, schema_str
-from stream_app.devstack.processes import Proc, free_port, start_registry
-from stream_app.topics import DEFAULT_FILE, topics
+from stream_app.topics import topics
+from tests.integration.stack import RegistryProcess
 
 XAPI_TOPIC, CALIPER_TOPIC = topics()["xapi"].name, topics()["caliper"].name
 EMISSION = 1_700_000_000_123_456
@@ -66,50 +63,6 @@ def schema_id_of(payload: bytes) -> int:
     magic, schema_id = struct.unpack(">bI", payload[:5])
     assert magic == 0
     return int(schema_id)
-
-
-class RegistryProcess:
-    """`stream-app registry` as a subprocess storing into its own topic; restartable on the same port."""
-
-    def __init__(self, broker: str, tmp_path: Path) -> None:
-        self.topic = f"test.schemas.{uuid.uuid4().hex[:8]}"
-        declared = yaml.safe_load(DEFAULT_FILE.read_text())
-        declared["topics"]["schemas"]["name"] = self.topic
-        topics_file = tmp_path / "topics.yaml"
-        topics_file.write_text(yaml.safe_dump(declared))
-        self.broker, self.port, self.log_dir = broker, free_port(), tmp_path / "logs"
-        self.env = {"STREAM_APP_TOPICS_FILE": str(topics_file)}
-        self.proc: Proc | None = None
-
-    def start(self) -> None:
-        # The port opens only after the storage topic has been replayed.
-        self.proc, _ = start_registry(self.log_dir, self.broker, self.port, self.env)
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        """Stop (by default gracefully, checking the exit status); SIGKILL leaves nothing a chance to flush."""
-        if self.proc is not None:
-            status = self.proc.stop(sig)
-            assert sig == signal.SIGKILL or status == 0, self.proc.tail()
-            self.proc = None
-
-    def client(self) -> SchemaRegistryClient:
-        """A new client: an empty cache, so every answer below comes from the server."""
-        return SchemaRegistryClient({"url": f"http://127.0.0.1:{self.port}"})
-
-    def stored_keys(self) -> list[str]:
-        """The keys of the storage topic, read from the beginning (assign, no consumer group)."""
-        consumer = Consumer({"bootstrap.servers": self.broker, "group.id": "test", "enable.auto.commit": False})
-        try:
-            _, end = consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=10)
-            consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
-            keys: list[str] = []
-            while len(keys) < end:
-                message = consumer.poll(10.0)
-                assert message is not None and message.error() is None
-                keys.append((message.key() or b"").decode())
-            return keys
-        finally:
-            consumer.close()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from stream_app import deadletter
-from tests.integration.stack import Stack, wait_until, web_json
+from tests.integration.stack import RegistryProcess, Stack, wait_until, web_json
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
@@ -342,3 +342,30 @@ def test_an_event_whose_output_is_too_large_is_dead_lettered_and_its_input_still
     finally:
         reader.close()
         group.close()
+
+
+def test_a_registry_outage_holds_the_stream_and_loses_nothing(stack: Stack, tmp_path: Path) -> None:
+    # The worker starts while its registry is down, so the output schemas cannot be registered. The
+    # events must wait (they used to become dead letters of stage enrich, one by one), then all come out.
+    (tmp_path / "registry").mkdir()
+    registry = RegistryProcess(stack.bootstrap, tmp_path / "registry")
+    stack.registry_url = registry.url  # nothing listens there yet
+    worker, port = stack.start_worker("w1")
+    load_users_then_events(stack, port)
+
+    def tried() -> Any:  # the worker has met the outage: it waits (or, before, dead-lettered the events)
+        counts = web_json(port, "/stream-app/health/")["counts"]
+        return (counts.get("registry:unavailable", 0) >= 2 or any(k.startswith("dead_letter:enrich") for k in counts)) \
+            and counts
+
+    counts = wait_until(tried, timeout=90)
+    assert counts.get("out:xapi", 0) == 0 and not [k for k in counts if k.startswith("dead_letter:enrich")], counts
+    registry.start()
+    try:
+        want = cli_output("xapi", CDC, EVENTS, tmp_path)
+        got = stack.read("xapi", len(want), timeout=120, done=has_all(want))
+        assert by_id(statements(got, "statement")) == by_id(want)
+        dead = stack.read("dead_letter", 1, timeout=3, settle=1.0)
+        assert {d["stage"] for d in dead} <= {"transform"}, [(d["stage"], d["reason"]) for d in dead]
+    finally:
+        registry.stop()

@@ -120,3 +120,23 @@ def test_an_event_too_large_to_wait_is_dead_lettered_at_once(monkeypatch: pytest
     ((stage, reason, extra),) = letters
     assert (stage, reason, extra["source_offset"]) == ("enrich", "unknown_user", 99)
     assert len(held) == 1 and orjson.loads(held[0])["entry"][3] == 100  # a normal one waits
+
+
+def test_an_internal_error_while_enriching_dead_letters_the_event_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from stream_app.agents import tracking
+
+    letters: list[tuple[str, str, dict[str, Any]]] = []
+    monkeypatch.setattr(tracking, "dead_letter", lambda stage, reason, message=None, **fields: letters.append(
+        (stage, reason, fields)))
+
+    def broken(*_: Any) -> Any:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(tracking, "process", broken)
+    raw = event(7)
+    tracking._enrich(SimpleNamespace(value=orjson.dumps([["7", raw.decode(), 2, 40]])), None)  # type: ignore[arg-type]
+    # The event's own bytes and source, so `dead-letter redrive --stage enrich` can send it again.
+    assert letters == [("enrich", "internal_error:KeyError",
+                        {"value": raw, "source_topic_partition": 2, "source_offset": 40})]
