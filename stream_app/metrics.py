@@ -38,6 +38,8 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "held": ("stream_app_held", "Events held for a late user or course, by reason", ("reason",)),
     "skipped": ("stream_app_skipped", "Events no allow list wants or without a user, by reason", ("reason",)),
     "cdc": ("stream_app_cdc_records", "CDC change events applied, by table", ("table",)),
+    "registry": ("stream_app_registry_failures", "Schema registry calls that failed while the stream waited, "
+                 "by kind (unavailable, refused)", ("kind",)),
 }
 
 

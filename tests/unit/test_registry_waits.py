@@ -90,3 +90,12 @@ def test_schemas_are_fetched_once_off_the_loop_and_an_unknown_id_is_left_to_the_
     assert decoder.decode(value)["event_id"] == "urn:uuid:1"
     with pytest.raises(SchemaRegistryError):
         decoder.decode(unknown)
+
+
+def test_registry_failures_are_a_prometheus_counter_by_kind() -> None:
+    from stream_app.metrics import count_families
+
+    families = {f.name: f for f in count_families({"registry:unavailable": 3, "registry:refused": 1})}
+    samples = {(s.name, s.labels["kind"]): s.value for s in families["stream_app_registry_failures"].samples}
+    assert samples == {("stream_app_registry_failures_total", "unavailable"): 3,
+                       ("stream_app_registry_failures_total", "refused"): 1}
