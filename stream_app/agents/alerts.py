@@ -35,7 +35,9 @@ def _at(value: Any) -> datetime | None:
     try:
         if isinstance(value, (int, float)):
             return datetime.fromtimestamp(float(value), UTC)
-        return datetime.fromisoformat(str(value))
+        at = datetime.fromisoformat(str(value))
+        at.timestamp()  # a naive time near year 1 parses but has no timestamp: treat it as no time
+        return at
     except (ValueError, OverflowError, OSError):
         return None
 
@@ -81,8 +83,13 @@ if ALERTER is not None:
                 body = orjson.loads(event.message.value or b"")
             except orjson.JSONDecodeError:
                 continue
-            if isinstance(body, dict):
+            if not isinstance(body, dict):
+                continue
+            try:
                 feed(alerter, event.message.topic, body)
+            except Exception:  # noqa: BLE001 — one odd record must not stop alerting for good
+                log.exception("alerts: record at %s offset %s not understood; skipped",
+                              event.message.topic, event.message.offset)
 
     @app.timer(interval=2.0)  # type: ignore[untyped-decorator]  # Faust ships no types for it
     async def flush_alerts() -> None:

@@ -222,3 +222,16 @@ def test_smtp_mailer_over_tls(tmp_path: Path, tls: str) -> None:
     finally:
         controller.stop()
     assert inbox.subjects() == ["over tls"] and inbox.logins == ["alerts"]
+
+
+def test_dead_letters_with_odd_times_are_ignored_not_fatal_to_the_alert_agent(smtp: tuple[Inbox, int]) -> None:
+    from stream_app.agents.alerts import DEAD_LETTER, feed
+
+    inbox, port = smtp
+    alerter = Alerter(mailer(port), window=900)
+    now = datetime.now(UTC)
+    for odd in ("0001-01-01", "not a time", None, 1e30):
+        feed(alerter, DEAD_LETTER, {"time": odd, "router": "lrs", "stage": "deliver", "reason": "http_400"})
+    assert asyncio.run(alerter.flush()) == 0  # no usable time, or one too old to be news
+    feed(alerter, DEAD_LETTER, {"time": now.isoformat(), "router": "lrs", "stage": "deliver", "reason": "http_400"})
+    assert asyncio.run(alerter.flush()) == 1 and inbox.subjects() == ["[stream-app] router lrs is failing: 1 failure"]
