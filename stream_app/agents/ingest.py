@@ -58,6 +58,17 @@ def messages(entries: list[list[Any]], limit: int = MESSAGE_BYTES) -> list[tuple
     return messages(entries[:half], limit) + messages(entries[half:], limit)
 
 
+def in_label(name: str | None) -> str:
+    """The `events_in` counter label of an event name: the name if a transformer knows it, else `_other`.
+
+    Names come from the input: page views are named by their URL, so counting every name would grow
+    the counters (and a Prometheus server's series) with every distinct URL a learner visits.
+    """
+    if name is None:
+        return "_unnamed"  # unparseable: no name to tell
+    return name if name in ENGINE.names else "_other"
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     """Where a record came from, in the attribute form the dead-letter writer reads."""
@@ -117,7 +128,7 @@ class TrackingIngest:
                 continue
             try:
                 result = route(value, ENGINE, FORMATS, PARSE)
-                COUNTS[f"in:{result.name}"] += 1
+                COUNTS[f"in:{in_label(result.name)}"] += 1
                 if result.reject:
                     dead_letter("parse", result.reject, self._source(message), event_name=result.name)
                 elif result.skip:

@@ -115,6 +115,9 @@ class Engine:
         self.filters = {fmt: EventFilter.default(fmt) for fmt in FORMATS}
         if filters:
             self.filters.update(filters)
+        # Every name some format has a transformer for (plugins included): a bounded set, unlike the
+        # names events arrive with (a page view is named by its URL).
+        self.names: frozenset[str] = frozenset().union(*self.registries.values())
 
     @staticmethod
     def event_name(fmt: str, normalised: JSON) -> str:

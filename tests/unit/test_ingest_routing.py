@@ -140,3 +140,21 @@ def test_an_internal_error_while_enriching_dead_letters_the_event_itself(monkeyp
     # The event's own bytes and source, so `dead-letter redrive --stage enrich` can send it again.
     assert letters == [("enrich", "internal_error:KeyError",
                         {"value": raw, "source_topic_partition": 2, "source_offset": 40})]
+
+
+def test_events_in_are_counted_by_known_name_and_page_views_do_not_grow_the_counters(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    monkeypatch.setattr(ingest, "COUNTS", counts)
+    views = [orjson.dumps({"event_type": f"/courses/course-v1:edX+D+R/courseware/ch{i}/", "event_source": "server",
+                           "time": "2026-01-01T00:00:00+00:00", "context": {"user_id": 3}, "event": "{}"})
+             for i in range(50)]
+    messages: list[Any] = [FakeMessage(v, 0, i) for i, v in enumerate(views)]
+    messages += [FakeMessage(event(7), 0, 50), FakeMessage(event(7, "some.unknown.event"), 0, 51),
+                 FakeMessage(b"{not json", 0, 52)]
+    monkeypatch.setattr(ingest, "dead_letter", lambda *_, **__: None)
+    ingest.INGEST.route_batch(messages)
+    assert {k: v for k, v in counts.items() if k.startswith("in:")} == {
+        "in:play_video": 1, "in:_other": 51, "in:_unnamed": 1}
