@@ -14,6 +14,7 @@ from stream_app.agents.common import COUNTS, SETTINGS
 from stream_app.agents.ingest import INGEST
 from stream_app.agents.stats import STATS
 from stream_app.application import app
+from stream_app.codecs.registry import WAITING
 from stream_app.metrics import REGISTRY, WorkerCollector, render
 from stream_app.tables.stream import TABLES, blocks, courses, usernames, users
 
@@ -29,8 +30,10 @@ def mask(record: Any) -> Any:
 
 @app.page("/stream-app/health/")
 async def health(web: Any, request: Any) -> Any:
-    """Liveness and a few counters."""
-    return web.json({"status": "ok", "app": SETTINGS.app_id, "counts": dict(COUNTS)})
+    """Liveness, a few counters, and what the stream is waiting for (the schema registry)."""
+    # Still "ok" while waiting: the worker is alive, and restarting it would not bring the registry back.
+    waiting = [{"for": what, "since": since, "error": error} for what, (since, error) in WAITING.items()]
+    return web.json({"status": "ok", "app": SETTINGS.app_id, "counts": dict(COUNTS), "waiting": waiting})
 
 
 REGISTRY.register(WorkerCollector(COUNTS, STATS, lambda: getattr(app, "_consumer", None), lambda: INGEST.lag))

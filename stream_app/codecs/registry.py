@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -31,6 +32,8 @@ log = logging.getLogger("stream_app.registry")
 T = TypeVar("T")
 FIRST_DELAY = 1.0
 MAX_DELAY = 30.0
+# What the stream is waiting for right now → (since, last error); the worker's health view shows it.
+WAITING: dict[str, tuple[float, str]] = {}
 
 
 def refused(exc: BaseException) -> bool:
@@ -64,6 +67,7 @@ async def until_answered(call: Callable[[], T], what: str, counts: Counter[str],
                 raise
             failures += 1
             counts["registry:unavailable" if not refused(exc) else "registry:refused"] += 1
+            WAITING[what] = (WAITING.get(what, (time.time(), ""))[0], describe(exc))
             level = logging.ERROR if refused(exc) else logging.WARNING
             log.log(level, "schema registry: %s failed (%s); the stream waits, next try in %.0f s",
                     what, describe(exc), delay)
@@ -71,6 +75,7 @@ async def until_answered(call: Callable[[], T], what: str, counts: Counter[str],
             delay = min(delay * 2, max_delay)
             continue
         if failures:
+            WAITING.pop(what, None)
             log.warning("schema registry: %s done after %d failed attempts; the stream goes on", what, failures)
         return result
 

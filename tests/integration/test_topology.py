@@ -360,11 +360,14 @@ def test_a_registry_outage_holds_the_stream_and_loses_nothing(stack: Stack, tmp_
 
     counts = wait_until(tried, timeout=90)
     assert counts.get("out:xapi", 0) == 0 and not [k for k in counts if k.startswith("dead_letter:enrich")], counts
+    (waiting,) = web_json(port, "/stream-app/health/")["waiting"]
+    assert waiting["for"].startswith("registering ") and "ConnectError" in waiting["error"]
     registry.start()
     try:
         want = cli_output("xapi", CDC, EVENTS, tmp_path)
         got = stack.read("xapi", len(want), timeout=120, done=has_all(want))
         assert by_id(statements(got, "statement")) == by_id(want)
+        assert web_json(port, "/stream-app/health/")["waiting"] == []
         dead = stack.read("dead_letter", 1, timeout=3, settle=1.0)
         assert {d["stage"] for d in dead} <= {"transform"}, [(d["stage"], d["reason"]) for d in dead]
     finally:

@@ -12,7 +12,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from stream_app.codecs.avro import AvroDecoder, AvroEncoder, framed_schema_id, registry_client
-from stream_app.codecs.registry import refused, schemas_fetched, until_answered
+from stream_app.codecs.registry import WAITING, refused, schemas_fetched, until_answered
 
 RECORD = {"event_id": "urn:uuid:1", "type": "ViewEvent", "action": "Viewed", "actor_id": "a", "object_id": "o",
           "course_id": None, "org": None, "event_time": 1_700_000_000_000_000, "event_name": "n", "event": "{}"}
@@ -42,10 +42,18 @@ def test_only_a_4xx_answer_other_than_408_and_429_is_a_refusal() -> None:
 
 def test_until_answered_waits_out_an_outage_and_counts_it() -> None:
     counts: Counter[str] = Counter()
+    seen: list[dict[str, tuple[float, str]]] = []
+
+    def answer() -> int:
+        seen.append(dict(WAITING))  # what the health view shows while the registry is down
+        return call()  # type: ignore[no-any-return]
+
     call = flaky(lambda: 42, [ConnectionRefusedError(111, "refused"), SchemaRegistryError(503, -1, "down")])
-    assert asyncio.run(until_answered(call, "a test", counts, first_delay=0.01)) == 42
+    assert asyncio.run(until_answered(answer, "a test", counts, first_delay=0.01)) == 42
     assert call.calls == 3  # type: ignore[attr-defined]
     assert counts == Counter({"registry:unavailable": 2})
+    assert "a test" not in seen[0] and "down" in seen[2]["a test"][1] and seen[1]["a test"][0] == seen[2]["a test"][0]
+    assert "a test" not in WAITING  # answered: no longer waiting
 
 
 def test_a_refusal_is_raised_unless_asked_to_wait_for_it() -> None:
