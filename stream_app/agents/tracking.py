@@ -102,9 +102,9 @@ def _hold(entry: list[Any], reason: str) -> None:
     expired = time.time() - meta["first"] >= SETTINGS.late_dimension_wait
     # An event larger than a broker takes in one record cannot wait on the waiting topic either.
     if expired or len(body) > deadletter.MAX_RECORD_BYTES:
-        note = {} if expired else {"note": "too large to hold on the waiting topic"}
-        dead_letter("enrich", reason, value=entry[1].encode("utf-8"), source_topic_partition=entry[2],
-                    source_offset=entry[3], attempts=meta["attempt"], first_seen=meta["first"], **note)
+        note: dict[str, Any] = {} if expired else {"note": "too large to hold on the waiting topic"}
+        dead_letter("enrich", reason, attempts=meta["attempt"], first_seen=meta["first"], **_entry_source(entry),
+                    **note)
         return
     waiting.send_soon(key=orjson.dumps(entry[0]), value=body)
     COUNTS["held"] += 1
@@ -154,20 +154,20 @@ def _enrich(message: Any, batch: Batch) -> None:
                     OUTPUT.produce(OUTPUT_TOPICS[fmt], actor_id.encode("utf-8"), ENCODERS.encode(fmt, record),
                                    headers, batch=batch)
                 except KafkaException as exc:  # too large to produce at all: this format's record only
-                    dead_letter("output", refusal_reason(exc), value=raw, event_name=outcome.name, format=fmt,
-                                source_topic_partition=entry[2], source_offset=entry[3])
+                    dead_letter("output", refusal_reason(exc), event_name=outcome.name, format=fmt,
+                                **_entry_source(entry))
                     continue
                 COUNTS[f"out:{fmt}"] += 1
             for fmt, reason in outcome.rejects:
-                dead_letter("transform", reason, value=raw, event_name=outcome.name, format=fmt,
-                            source_topic_partition=entry[2], source_offset=entry[3])
+                dead_letter("transform", reason, event_name=outcome.name, format=fmt, **_entry_source(entry))
         except Exception as exc:  # noqa: BLE001 — the agent's one error boundary: never stop the stream
             log.exception("enrich: internal error on an event")
             dead_letter("enrich", f"internal_error:{type(exc).__name__}", **_entry_source(entry))
 
 
 def _entry_source(entry: Any) -> dict[str, Any]:
-    """The dead-letter fields of an events-by-actor entry: the event's own bytes (so it can be re-driven)."""
+    """The dead-letter fields of an events-by-actor entry: the event's own bytes (so it can be re-driven) and
+    the tracking partition and offset it came from; every dead letter of the enrich agent carries them."""
     if isinstance(entry, list) and len(entry) >= 4 and isinstance(entry[1], str):
         return {"value": entry[1].encode("utf-8"), "source_topic_partition": entry[2], "source_offset": entry[3]}
     return {"value": orjson.dumps(entry, default=str)}  # not an entry at all: kept as it came

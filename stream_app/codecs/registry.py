@@ -63,14 +63,15 @@ async def until_answered(call: Callable[[], T], what: str, counts: Counter[str],
         try:
             result = await loop.run_in_executor(None, call)
         except Exception as exc:  # noqa: BLE001 — sorted below: wait, or hand a refusal to the caller
-            if refused(exc) and not retry_refusals:
+            said_no = refused(exc)
+            if said_no and not retry_refusals:
                 raise
             failures += 1
-            counts["registry:unavailable" if not refused(exc) else "registry:refused"] += 1
-            WAITING[what] = (WAITING.get(what, (time.time(), ""))[0], describe(exc))
-            level = logging.ERROR if refused(exc) else logging.WARNING
-            log.log(level, "schema registry: %s failed (%s); the stream waits, next try in %.0f s",
-                    what, describe(exc), delay)
+            counts["registry:refused" if said_no else "registry:unavailable"] += 1
+            since = WAITING[what][0] if what in WAITING else time.time()
+            WAITING[what] = (since, describe(exc))
+            log.log(logging.ERROR if said_no else logging.WARNING,
+                    "schema registry: %s failed (%s); the stream waits, next try in %.0f s", what, describe(exc), delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_delay)
             continue
