@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from stream_app.agents.clickhouse import SINKS
 from stream_app.agents.common import COUNTS, SETTINGS
+from stream_app.agents.delivery import ROUTERS
 from stream_app.agents.ingest import INGEST
-from stream_app.agents.stats import STATS
+from stream_app.agents.stats import STATS, in_retry_topics
 from stream_app.application import app
 from stream_app.codecs.registry import WAITING
-from stream_app.metrics import REGISTRY, WorkerCollector, render
+from stream_app.metrics import REGISTRY, WorkerCollector, partition_lags, render
 from stream_app.tables.stream import TABLES, blocks, courses, usernames, users
 
 PERSONAL = ("email", "name", "profile")
@@ -48,8 +50,15 @@ async def metrics(web: Any, request: Any) -> Any:
 
 @app.page("/stream-app/routers/")
 async def routers(web: Any, request: Any) -> Any:
-    """Per router on this worker: delivered, retrying, dead-lettered and filtered counts, last success and error."""
-    return web.json({name: stats.as_dict() for name, stats in sorted(STATS.items())})
+    """Per router on this worker: delivered, retrying, dead-lettered and filtered counts, last success and error.
+
+    `in_retry_topics` is what waits in the router's retry topics now (on this worker's partitions).
+    """
+    lags = partition_lags(getattr(app, "_consumer", None))
+    tiers = {r.name: len(r.retry_delays) for r in ROUTERS}
+    tiers.update((sink.name, len(sink.retry_delays)) for sink in SINKS)
+    return web.json({name: {**STATS[name].as_dict(), "in_retry_topics": in_retry_topics(lags, name, n)}
+                     for name, n in sorted(tiers.items())})
 
 
 @app.page("/stream-app/tables/")

@@ -1,10 +1,13 @@
 """Per-router delivery counters for the web view, and the router state changes the alert agent reads.
 
 Counters are per worker process (the web view of each worker shows its own
-share, as for the other counters). A router's state flips to `failing` when a
-batch delivers nothing and back to `delivering` when one succeeds again; each
-flip is published on the delivery-status topic, where the alert agent (which
-may run on another worker) learns that a router recovered.
+share, as for the other counters). `retrying` counts the records this worker
+sent to a retry topic; `in_retry_topics` (computed for the web view) is how
+many of the router's retry records on this worker's partitions are not read
+yet. A router's state flips to `failing` when a batch delivers nothing and
+back to `delivering` when one succeeds again; each flip is published on the
+delivery-status topic, where the alert agent (which may run on another worker)
+learns that a router recovered.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
+
+from stream_app.topics import retry_topic, topics
 
 
 @dataclass(slots=True)
@@ -35,6 +40,12 @@ class RouterStats:
 
 
 STATS: defaultdict[str, RouterStats] = defaultdict(RouterStats)
+
+
+def in_retry_topics(lags: dict[tuple[str, int], int], router: str, tiers: int) -> int:
+    """Records of `router`'s retry topics not yet read on this worker's partitions (from `partition_lags`)."""
+    names = {retry_topic(topics(), router, tier).name for tier in range(1, tiers + 1)}
+    return sum(lag for (topic, _partition), lag in lags.items() if topic in names)
 
 
 class StatusReporter:

@@ -20,9 +20,10 @@ stored") count as delivered. One bad statement in a batch of n costs about
 half for retry.
 
 Caliper (`url` as is): ERB's envelope (`sensor`, `sendTime`, `data`,
-`dataVersion`) with `override_args` applied to the envelope; one event per
-envelope when the router's batch size is 1, else one envelope carrying all
-the events, whose outcome is theirs.
+`dataVersion`) with `override_args` applied to the envelope, one event per
+envelope. With a batch size of 1 each envelope is its own POST; a batch goes,
+as in ERB, as one POST of a JSON array of envelopes, whose outcome is that of
+all its events.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ XAPI_VERSION = "1.0.3"
 REFUSED_BATCH = frozenset({400, 409, 413, 422})
 # Bisection and one-event Caliper envelopes fan out; this caps the requests one deliverer has in flight.
 MAX_CONCURRENCY = 8
+# A custom header whose name contains one of these carries a credential: masked like the auth secrets.
+SECRET_HEADER_WORDS = ("auth", "token", "key", "secret", "password", "cookie", "session")
 
 
 class Deliverer:
@@ -114,15 +117,18 @@ class Deliverer:
 
     async def _events(self, events: list[dict[str, Any]]) -> list[Outcome]:
         if self.router.batch_size == 1:
-            return list(await asyncio.gather(*(self._post_envelope([e]) for e in events)))
-        return [await self._post_envelope(events)] * len(events)
+            return list(await asyncio.gather(*(self._request("POST", self.router.url, self._envelope(e))
+                                               for e in events)))
+        # ERB's batch: one POST of an array of one-event envelopes (not one envelope with many events).
+        body = [self._envelope(e) for e in events]
+        return [await self._request("POST", self.router.url, body)] * len(events)
 
-    async def _post_envelope(self, events: list[dict[str, Any]]) -> Outcome:
-        body = envelope(events, self.sensor)
+    def _envelope(self, event: dict[str, Any]) -> dict[str, Any]:
+        body = envelope([event], self.sensor)
         if self.router.format == "caliper11":
             # Caliper 1.1 events travel in a 1.1 envelope (openedx-caliper-tracking itself never enveloped).
             body["dataVersion"] = CALIPER11_CONTEXT
-        return await self._request("POST", self.router.url, self.router.override(body))
+        return self.router.override(body)
 
     async def _request(self, method: str, url: str, payload: Any, params: Mapping[str, str] | None = None) -> Outcome:
         session = self._open()
@@ -152,4 +158,6 @@ def _secrets(router: Router, auth_header: Mapping[str, str]) -> tuple[str, ...]:
     values = [router.auth.password.get_secret_value() if router.auth.password else "",
               router.auth.token.get_secret_value() if router.auth.token else ""]
     values += [v.split(" ", 1)[-1] for v in auth_header.values()]
+    # Custom headers that carry credentials (ERB's documentation puts API tokens there).
+    values += [v for k, v in router.headers.items() if any(word in k.lower() for word in SECRET_HEADER_WORDS)]
     return tuple(v for v in values if v)

@@ -77,7 +77,8 @@ class Router:
     auth: Auth = field(default_factory=Auth)
     match_params: Mapping[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
     override_args: Mapping[str, Any] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)
+    # Kept out of repr: ERB's documentation puts API tokens in custom headers.
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     batch_size: int = 100
     batch_max_wait: float = 1.0
     timeout: float = 10.0
@@ -137,8 +138,9 @@ def _batch(raw: dict[str, Any], where: str, default_size: int) -> tuple[int, flo
 def _retry_delays(raw: dict[str, Any], where: str) -> tuple[float, ...]:
     """`retry_delays` (default 30 s, 5 min, 30 min), one retry topic each."""
     delays = raw.get("retry_delays", ["30s", "5m", "30m"])
-    if not isinstance(delays, list):
-        raise RoutersFileError(f"{where}: field 'retry_delays' must be a list of durations")
+    if not isinstance(delays, list) or not delays:
+        # At least one: the first retry topic is also where re-driven and re-delivered records go.
+        raise RoutersFileError(f"{where}: field 'retry_delays' must be a non-empty list of durations")
     return tuple(_duration(d, f"{where}: field 'retry_delays[{i}]'") for i, d in enumerate(delays))
 
 
@@ -335,11 +337,24 @@ def configured_routers(settings: Any) -> list[Router]:
     """The routers of `settings.routers_file` (none when it is not set); errors stop start-up."""
     if not settings.routers_file:
         return []
-    return load_routers(settings.routers_file)
+    routers = load_routers(settings.routers_file)
+    _check_enabled(routers, settings.format_list())
+    return routers
 
 
 def configured_clickhouse(settings: Any) -> list[ClickHouseRouter]:
     """The ClickHouse sinks of `settings.routers_file` (none when it is not set)."""
     if not settings.routers_file:
         return []
-    return load_clickhouse_routers(settings.routers_file)
+    sinks = load_clickhouse_routers(settings.routers_file)
+    _check_enabled(sinks, settings.format_list())
+    return sinks
+
+
+def _check_enabled(routers: list[Router] | list[ClickHouseRouter], formats: tuple[str, ...]) -> None:
+    # A router of a format no worker produces would wait forever on an empty topic, silently.
+    for router in routers:
+        needed = router.format if isinstance(router, Router) else "xapi"
+        if needed not in formats:
+            raise RoutersFileError(f"router {router.name!r}: field 'format' needs the {needed} output, which "
+                                   f"STREAM_APP_FORMATS ({','.join(formats)}) does not enable")

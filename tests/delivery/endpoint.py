@@ -13,7 +13,7 @@ Two ways to run it:
   processes (the end-to-end "Caliper endpoint"): `with Endpoint().running() as ep: ...`.
 
 `ep.url` is `http://127.0.0.1:PORT/` (add any path); `ep.requests` lists what
-arrived; `ep.caliper_events()` flattens the `data` of every received envelope.
+arrived; `ep.caliper_events()` flattens the `data` of every received envelope (alone or in a batch's array).
 """
 
 from __future__ import annotations
@@ -79,10 +79,11 @@ class Endpoint:
             self._script.extend(Reply(r) if isinstance(r, int) else r for r in replies)
 
     def caliper_events(self) -> list[dict[str, Any]]:
-        """Every Caliper event received, in arrival order (the `data` of each envelope)."""
+        """Every Caliper event received, in arrival order (the `data` of each envelope; a batch is an array)."""
         with self._lock:
             bodies = [r.json() for r in self.requests if r.method == "POST"]
-        return [event for body in bodies for event in body["data"]]
+        envelopes = [env for body in bodies for env in (body if isinstance(body, list) else [body])]
+        return [event for env in envelopes for event in env["data"]]
 
     async def start(self) -> None:
         self._stopping = asyncio.Event()

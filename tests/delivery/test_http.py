@@ -97,6 +97,16 @@ def test_other_4xx_is_dead_with_an_excerpt_that_hides_secrets() -> None:
     run(test)
 
 
+def test_a_token_in_a_custom_header_is_masked_like_the_auth_secrets() -> None:
+    async def test(ep: Endpoint) -> None:
+        router = xapi_router(ep.url, headers={"X-API-Key": "k-98765", "X-Tenant": "campus"})
+        ep.script(Reply(403, "key k-98765 is not valid for campus"))
+        [outcome] = await deliver(router, [statement(1)])
+        assert outcome.body == "key *** is not valid for campus"
+        assert "k-98765" not in repr(router)
+    run(test)
+
+
 def fake_lrs(stored: dict[str, dict[str, Any]]) -> Callable[[Recorded], Reply]:
     """Refuses a whole batch like Ralph: 422 for an invalid statement, 409 for a conflicting one, 503 for "flaky"."""
     def verdict(s: dict[str, Any]) -> int:
@@ -215,15 +225,42 @@ def test_caliper_one_envelope_per_event_when_batch_size_is_one() -> None:
     run(test)
 
 
-def test_caliper_batch_is_one_envelope_and_shares_its_outcome() -> None:
+def test_caliper_batch_is_one_post_of_an_array_of_envelopes_and_shares_its_outcome() -> None:
     async def test(ep: Endpoint) -> None:
-        router = caliper_router(ep.url, batch_size=10, override_args={})
+        router = caliper_router(ep.url, batch_size=10, override_args={"sensor": "http://override.example.org"})
         events = [caliper_event(i) for i in range(4)]
         assert [o.kind for o in await deliver(router, events)] == ["delivered"] * 4
         [request] = ep.requests
-        assert request.json()["data"] == events and request.json()["sensor"] == SENSOR
+        envelopes = request.json()
+        assert isinstance(envelopes, list)  # ERB's batch shape: an array of one-event envelopes
+        assert [env["data"] for env in envelopes] == [[e] for e in events]
+        for env in envelopes:
+            assert set(env) == {"sensor", "sendTime", "data", "dataVersion"}
+            assert env["sensor"] == "http://override.example.org"
+        assert ep.caliper_events() == events
         ep.script(Reply(409, "duplicate"))
         assert [(o.kind, o.reason) for o in await deliver(router, events)] == [("dead", "http_409")] * 4
+    run(test)
+
+
+def test_erbs_documented_sensor_id_override_adds_a_key_to_the_envelope() -> None:
+    """ERB's docs example `{"sensor_id": ...}` updates the envelope's root: a new key, `sensor` unchanged."""
+    async def test(ep: Endpoint) -> None:
+        router = caliper_router(ep.url, override_args={"sensor_id": "https://sensor.example.org"})
+        await deliver(router, [caliper_event(1)])
+        envelope = ep.requests[0].json()
+        assert envelope["sensor_id"] == "https://sensor.example.org" and envelope["sensor"] == SENSOR
+    run(test)
+
+
+def test_caliper11_events_travel_in_caliper_1_1_envelopes() -> None:
+    async def test(ep: Endpoint) -> None:
+        router = caliper_router(ep.url, format="caliper11", batch_size=10, override_args={})
+        events = [{**caliper_event(i), "@context": "http://purl.imsglobal.org/ctx/caliper/v1p1"} for i in range(2)]
+        assert [o.kind for o in await deliver(router, events)] == ["delivered"] * 2
+        [request] = ep.requests
+        assert {env["dataVersion"] for env in request.json()} == {"http://purl.imsglobal.org/ctx/caliper/v1p1"}
+        assert ep.caliper_events() == events
     run(test)
 
 

@@ -160,6 +160,9 @@ def test_lrs_down_for_a_while_loses_nothing_and_mails_once_then_recovers(
     port = start_with_data(stack, EVENTS[: len(EVENTS) // 2])
     want = cli_output("xapi", CDC, EVENTS, tmp_path)
     wait_until(lambda: len(box.subjects()) >= 1, timeout=60)
+    down = web_json(port, "/stream-app/routers/")["lrs"]
+    assert down["retrying"] > 0 and down["delivered"] == 0 and down["last_success"] is None
+    assert down["last_error"] == "connection_error"
     stack.produce_tracking(EVENTS[len(EVENTS) // 2:])  # events keep coming while the LRS is down
     ralph.start()
     wait_until(lambda: len(ralph.statement_ids()) >= len(want), timeout=120)
@@ -169,7 +172,8 @@ def test_lrs_down_for_a_while_loses_nothing_and_mails_once_then_recovers(
     subjects = box.subjects()
     assert len(subjects) == 2, subjects
     assert "lrs is failing" in subjects[0] and "lrs delivers again" in subjects[1], subjects
-    assert web_json(port, "/stream-app/routers/")["lrs"]["dead_lettered"] == 0
+    view = wait_until(lambda: (v := web_json(port, "/stream-app/routers/")["lrs"])["in_retry_topics"] == 0 and v)
+    assert view["dead_lettered"] == 0 and view["delivered"] >= len(want) and view["last_success"] is not None
 
 
 def test_refused_statements_go_to_dead_letter_and_redrive_delivers_them(stack: Stack, tmp_path: Path) -> None:

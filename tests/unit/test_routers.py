@@ -56,6 +56,8 @@ def test_valid_file_with_secrets_from_the_environment(tmp_path: Path) -> None:
     (FILE.replace("name: caliper-sink", "name: Caliper_Sink"), "field 'name' must match [a-z0-9-]+"),
     (FILE.replace("timeout: 5s", "timeout: soon"), "router 'campus-lrs': field 'timeout'"),
     (FILE.replace("url: http://127.0.0.1:9000/caliper", "url: ftp://x"), "field 'url' must be an http(s) URL"),
+    (FILE.replace("retry_delays: [10s, 1m]", "retry_delays: []"),
+     "'campus-lrs': field 'retry_delays' must be a non-empty"),
     ("routers: {}", "expected a top-level 'routers' list"),
 ])
 def test_invalid_files_name_the_router_and_field(tmp_path: Path, text: str, message: str) -> None:
@@ -163,3 +165,30 @@ def test_invalid_clickhouse_routers_name_the_router_and_field(tmp_path: Path, ch
         load_routers(write(tmp_path, CLICKHOUSE.replace(*change)), {"CH_PASSWORD": "ch-s3cret"})
     assert message in str(info.value)
     assert "ch-s3cret" not in str(info.value)
+
+
+def test_a_router_of_a_format_the_worker_does_not_produce_stops_start_up(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from stream_app.delivery.routers import configured_clickhouse, configured_routers
+    from stream_app.settings import Settings
+
+    path = write(tmp_path, """
+routers:
+  - name: ct-sink
+    format: caliper11
+    url: https://caliper.example.org/events
+""")
+    monkeypatch.setenv("STREAM_APP_ROUTERS_FILE", str(path))
+    with pytest.raises(RoutersFileError, match="router 'ct-sink': field 'format' needs the caliper11 output"):
+        configured_routers(Settings())
+    monkeypatch.setenv("STREAM_APP_FORMATS", "xapi,caliper,caliper11")
+    (router,) = configured_routers(Settings())
+    assert router.format == "caliper11"
+
+    monkeypatch.setenv("STREAM_APP_ROUTERS_FILE", str(write(tmp_path, CLICKHOUSE)))
+    monkeypatch.setenv("CH_PASSWORD", "x")
+    monkeypatch.setenv("STREAM_APP_FORMATS", "caliper")
+    with pytest.raises(RoutersFileError, match="router 'campus-lrs'"):
+        configured_routers(Settings())
+    with pytest.raises(RoutersFileError, match="router 'aspects': field 'format' needs the xapi output"):
+        configured_clickhouse(Settings())
