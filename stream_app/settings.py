@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     caliper11_personal_data: bool = True
     # Caliper 1.1: send CT's raw-event "passthrough" for grading events without a referer (else reject).
     caliper11_passthrough: bool = False
+    # Caliper 1.1: also emit page views (CT only logged them locally; off delivers exactly what CT delivered).
+    caliper11_page_views: bool = False
     tracking_format: Literal["json", "event-bus-avro"] = "json"
     external_id_namespace: uuid.UUID = DEFAULT_ID_NAMESPACE
     generate_external_ids: bool = True

@@ -69,12 +69,14 @@ def _summary(read: int, written: int, rejects: Counter[str], skipped: int) -> st
 @click.option("--caliper11-passthrough", is_flag=True,
               help="caliper11: send grading events without a referer on raw with id null (CT's behaviour) "
                    "instead of rejecting them.")
+@click.option("--caliper11-page-views", is_flag=True,
+              help="caliper11: also transform page views (URL-path event types), which CT only logged locally.")
 @click.option("--allow", "allow", multiple=True,
               help="Replace the allow list: event names, or re:<regex> for whole-name patterns (repeatable).")
 def transform_command(
     fmt: str, cdc: str | None, input_path: str, output_path: str, explain: bool, lms_root_url: str, ifi: Any,
     mbox_sha1sum_form: Any, version_string: str, sensor_id: str | None, caliper11_personal_data: bool,
-    caliper11_passthrough: bool, allow: tuple[str, ...],
+    caliper11_passthrough: bool, caliper11_page_views: bool, allow: tuple[str, ...],
 ) -> None:
     """Transform tracking events into xAPI statements or Caliper events."""
     settings = TransformSettings(lms_root_url=lms_root_url, ifi=ifi, mbox_sha1sum_form=mbox_sha1sum_form,
@@ -82,9 +84,11 @@ def transform_command(
                                  caliper11_personal_data=caliper11_personal_data,
                                  caliper11_passthrough=caliper11_passthrough)
     try:
-        filters = {fmt: EventFilter.parse(allow)} if allow else None
+        filters = {fmt: EventFilter.parse(allow)} if allow else {}
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--allow") from exc
+    if caliper11_page_views:
+        filters["caliper11"] = filters.get("caliper11", EventFilter.default("caliper11")).with_page_views()
     engine = Engine(settings, filters=filters)
     lookup = _load_seed(cdc)
     out: IO[bytes] = sys.stdout.buffer if output_path == "-" else open(output_path, "wb")  # noqa: SIM115

@@ -6,8 +6,10 @@ ERB's settings lists; intersected with the registries they give ERB's effective
 sets (63 xAPI, 24 Caliper). Names allowed but without a transformer (two video
 language-menu events for xAPI, two course-grade events for Caliper) are
 reported as `unsupported_event`, as ERB logs "Could not get transformer".
-Caliper 1.1 (openedx-caliper-tracking parity) allows CT's 155 names and, like
-CT, page views: every name that is a URL path (`/courses/...`).
+Caliper 1.1 (openedx-caliper-tracking parity) allows CT's 155 names. Page
+views (every name that is a URL path, `/courses/...`) are left out by default,
+since CT wrote them only to its local log and never delivered them;
+`with_page_views()` adds them to a list (the `caliper11_page_views` setting).
 """
 
 from __future__ import annotations
@@ -67,7 +69,6 @@ DEFAULT_CALIPER_EVENTS: frozenset[str] = frozenset(
 DEFAULTS: dict[str, frozenset[str]] = {
     "xapi": DEFAULT_XAPI_EVENTS, "caliper": DEFAULT_CALIPER_EVENTS, "caliper11": CALIPER11_NAMES,
 }
-DEFAULT_PATTERNS: dict[str, tuple[str, ...]] = {"caliper11": (PAGE_VIEW_PATTERN,)}
 
 REGEX_PREFIX = "re:"
 
@@ -99,8 +100,12 @@ class EventFilter:
 
     @classmethod
     def default(cls, fmt: str) -> EventFilter:
-        """The default allow list for a format (ERB's, or CT's for Caliper 1.1)."""
-        return cls(DEFAULTS[fmt], tuple(re.compile(p) for p in DEFAULT_PATTERNS.get(fmt, ())))
+        """The default allow list for a format (ERB's, or CT's delivered names for Caliper 1.1)."""
+        return cls(DEFAULTS[fmt])
+
+    def with_page_views(self) -> EventFilter:
+        """This list plus page views (names that are URL paths), which Caliper 1.1 transforms as CT did."""
+        return EventFilter(self.names, (*self.patterns, re.compile(PAGE_VIEW_PATTERN)))
 
     def allows(self, name: str) -> bool:
         """True when the name is listed or fully matches one of the patterns."""

@@ -110,3 +110,13 @@ def test_caliper11_settings_options(tmp_path: Path) -> None:
     assert len(out) == 2
     assert "ip" not in out[0]["extensions"]["extra_fields"] and "name" not in out[0]["actor"]  # type: ignore[index]
     assert out[1]["id"] is None and out[1]["event_type"] == "edx.grades.problem.rescored"
+
+
+def test_caliper11_page_views_only_when_asked(tmp_path: Path) -> None:
+    view = {**_ct("page_close"), "event_type": "/courses/course-v1:edX+DemoX+Demo_Course/info", "event": "{}"}
+    data = lines(_ct("play_video"), view)
+    out, err = run(tmp_path, data, "--format", "caliper11")
+    assert len(out) == 1 and "not allowed: 1" in err  # CT never delivered page views
+    out, err = run(tmp_path, data, "--format", "caliper11", "--caliper11-page-views")
+    assert [(o["type"], o["action"]) for o in out][1] == ("NavigationEvent", "NavigatedTo")
+    assert "statements written: 2; not allowed: 0" in err

@@ -98,6 +98,14 @@ def test_durations_and_settings_from_environment(monkeypatch: pytest.MonkeyPatch
     assert settings.transform_settings().ifi == "mbox"
     engine = build_engine(settings)
     assert engine.allows("xapi", "edx.video.played") and not engine.allows("xapi", "play_video")
+    page = "/courses/course-v1:edX+DemoX+Demo_Course/info"
+    assert not engine.allows("caliper11", page) and engine.allows("caliper11", "play_video")
+    monkeypatch.setenv("STREAM_APP_CALIPER11_PAGE_VIEWS", "true")
+    engine = build_engine(Settings())
+    assert engine.allows("caliper11", page) and engine.allows("caliper11", "play_video")
+    monkeypatch.setenv("STREAM_APP_CALIPER11_ALLOWED_EVENTS", "play_video")
+    engine = build_engine(Settings())
+    assert engine.allows("caliper11", page) and not engine.allows("caliper11", "pause_video")
 
 
 def test_topics_file_errors_name_the_topic_and_field(tmp_path: Path) -> None:

@@ -56,7 +56,11 @@ def test_page_view_is_a_navigation_with_the_whole_context() -> None:
     event = {**BY_NAME["page_close"].event, "event_type": "/courses/course-v1:edX+DemoX+Demo_Course/info",
              "event": '{"POST": {}, "GET": {}}'}
     del event["name"]
-    out = ENGINE.transform("caliper11", event, LOOKUP)[0]
+    with pytest.raises(TransformError, match="not_allowed"):  # CT never delivered page views: opt-in
+        ENGINE.transform("caliper11", event, LOOKUP)
+    views = engine()
+    views.filters["caliper11"] = views.filters["caliper11"].with_page_views()
+    out = views.transform("caliper11", event, LOOKUP)[0]
     assert (out["type"], out["action"]) == ("NavigationEvent", "NavigatedTo")
     assert out["object"] == {"id": event["referer"], "type": "WebPage", "extensions": '{"POST": {}, "GET": {}}'}
     assert out["actor"] == {"id": f"http://localhost:18000/u/{event['username']}", "type": "Person"}

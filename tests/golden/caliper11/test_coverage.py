@@ -26,9 +26,12 @@ def test_every_case_is_registered() -> None:
     assert sorted(CASE_NAMES - set(REGISTRY)) == []
 
 
-def test_default_allow_list_is_cts_names_and_page_views() -> None:
+def test_default_allow_list_is_cts_delivered_names_and_page_views_are_one_setting_away() -> None:
     default = EventFilter.default("caliper11")
     assert all(default.allows(name) for name in NAMES)
-    assert default.allows("/courses/course-v1:edX+DemoX+Demo_Course/courseware/")
+    assert not default.allows("/courses/course-v1:edX+DemoX+Demo_Course/courseware/")  # CT never delivered them
+    with_views = default.with_page_views()
+    assert with_views.allows("/courses/course-v1:edX+DemoX+Demo_Course/courseware/")
+    assert all(with_views.allows(name) for name in NAMES) and not with_views.allows("edx.video.played")
     assert not default.allows("edx.video.played")  # an ERB name CT never mapped
     assert not default.allows("problem_check_x")
