@@ -18,6 +18,22 @@ import orjson
 FIELDS = ("event_name", "topic", "partition", "offset", "stage", "reason", "router")
 
 
+def log_fields(event_name: str | None, topic: str | None, partition: int | None, offset: int | None,
+               **more: Any) -> dict[str, Any]:
+    """The structured fields of a log line about one record, for `extra=` (every error about a record has them)."""
+    return {"event_name": event_name, "topic": topic, "partition": partition, "offset": offset, **more}
+
+
+def event_name_of(raw: bytes | str | None) -> str | None:
+    """The name of a tracking event given as JSON, for the log line of an error about it; None if unreadable."""
+    try:
+        event = orjson.loads(raw or b"")
+        name = event.get("name") or event.get("event_type")
+    except Exception:  # noqa: BLE001 — only called while reporting another error
+        return None
+    return name if isinstance(name, str) else None
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per log record."""
 

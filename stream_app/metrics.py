@@ -24,7 +24,7 @@ DELIVERY_LATENCY = Histogram(
     "stream_app_delivery_latency_seconds",
     "Time from the event's timestamp to its statement's delivery, by router",
     ["router"],
-    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 6 * 3600),
+    buckets=(0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 6 * 3600),
     registry=REGISTRY,
 )
 
@@ -90,21 +90,15 @@ def router_families(stats: Mapping[str, Any]) -> Iterator[CounterMetricFamily | 
     yield last
 
 
-def lag_family(consumer: Any, extra: Mapping[tuple[str, int], int] | None = None) -> GaugeMetricFamily:
-    """Consumer lag per topic partition assigned to this worker (high-water mark − next offset to read).
-
-    `extra` holds the lag of partitions read outside Faust (the tracking topic's ingest consumer).
-    """
-    lag = GaugeMetricFamily("stream_app_consumer_lag", "Records not yet read, per assigned topic partition",
-                            labels=["topic", "partition"])
-    for (topic, partition), value in sorted(dict(extra or {}).items()):
-        lag.add_metric([topic, str(partition)], value)
+def partition_lags(consumer: Any) -> dict[tuple[str, int], int]:
+    """Records not yet read per topic partition assigned to this worker's Faust consumer (empty if none yet)."""
     if consumer is None:
-        return lag
+        return {}
     try:
         assigned = list(consumer.assignment())
     except Exception:  # noqa: BLE001 — no assignment yet (starting, rebalancing): report nothing
-        return lag
+        return {}
+    lags = {}
     for tp in sorted(assigned):
         try:
             high = consumer.highwater(tp)
@@ -113,7 +107,19 @@ def lag_family(consumer: Any, extra: Mapping[tuple[str, int], int] | None = None
         if high is None:
             continue
         read = consumer._read_offset.get(tp)
-        lag.add_metric([tp.topic, str(tp.partition)], max(0, high - (read + 1 if read is not None else 0)))
+        lags[(tp.topic, tp.partition)] = max(0, high - (read + 1 if read is not None else 0))
+    return lags
+
+
+def lag_family(consumer: Any, extra: Mapping[tuple[str, int], int] | None = None) -> GaugeMetricFamily:
+    """Consumer lag per topic partition assigned to this worker (high-water mark − next offset to read).
+
+    `extra` holds the lag of partitions read outside Faust (the tracking topic's ingest consumer).
+    """
+    lag = GaugeMetricFamily("stream_app_consumer_lag", "Records not yet read, per assigned topic partition",
+                            labels=["topic", "partition"])
+    for (topic, partition), value in sorted({**dict(extra or {}), **partition_lags(consumer)}.items()):
+        lag.add_metric([topic, str(partition)], value)
     return lag
 
 

@@ -22,6 +22,7 @@ from stream_app.agents.common import SETTINGS, log
 from stream_app.application import app
 from stream_app.delivery.alerts import ROUTER_FAILING, Alerter
 from stream_app.delivery.mailer import SmtpMailer
+from stream_app.logjson import log_fields
 from stream_app.topics import topics
 
 # Records older than this when first read (a new group starting at the beginning of the topics) are history,
@@ -88,8 +89,11 @@ if ALERTER is not None:
             try:
                 feed(alerter, event.message.topic, body)
             except Exception:  # noqa: BLE001 — one odd record must not stop alerting for good
-                log.exception("alerts: record at %s offset %s not understood; skipped",
-                              event.message.topic, event.message.offset)
+                message = event.message
+                log.exception("alerts: record at %s partition %s offset %s not understood; skipped",
+                              message.topic, message.partition, message.offset,
+                              extra=log_fields(body.get("event_name"), message.topic, message.partition,
+                                               message.offset))
 
     @app.timer(interval=2.0)  # type: ignore[untyped-decorator]  # Faust ships no types for it
     async def flush_alerts() -> None:

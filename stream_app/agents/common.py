@@ -12,6 +12,7 @@ from typing import Any
 
 from stream_app import deadletter
 from stream_app.application import app, topic
+from stream_app.logjson import log_fields
 from stream_app.pipeline import build_engine
 from stream_app.topics import topics
 
@@ -49,5 +50,6 @@ def dead_letter(stage: str, reason: str, message: Any | None = None, value: byte
     event_name = extra.get("event_name")
     log.warning("dead-letter stage=%s reason=%s event=%s topic=%s partition=%s offset=%s", stage, reason,
                 event_name, where["topic"], where["partition"], where["offset"],
-                extra={"stage": stage, "reason": reason, "event_name": event_name, **where})
+                extra={"stage": stage, "reason": reason,
+                       **log_fields(event_name, where["topic"], where["partition"], where["offset"])})
     dead_letter_topic.send_soon(key=None, value=body)

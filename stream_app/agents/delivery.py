@@ -46,6 +46,7 @@ from stream_app.delivery.chain import (
 from stream_app.delivery.http import Deliverer
 from stream_app.delivery.outcome import Outcome
 from stream_app.delivery.routers import ClickHouseRouter, Router, configured_routers
+from stream_app.logjson import log_fields
 from stream_app.metrics import DELIVERY_LATENCY
 from stream_app.topics import retry_topic, topics
 from stream_app.transforms.normalise import normalise
@@ -73,6 +74,7 @@ class Item:
     meta: RetryMeta
     emitted: float | None = None  # the event's time, for the latency histogram
     record: dict[str, Any] | None = None  # the decoded output record (ClickHouse rows are built from it)
+    where: tuple[str | None, int | None, int | None] = (None, None, None)  # topic, partition, offset read from
 
 
 class Sender(Protocol):
@@ -133,7 +135,8 @@ def _items(router: AnyRouter, events: list[Any], fresh: bool) -> list[Item]:
             payload = orjson.loads(record[PAYLOAD_FIELD[source(router)]])
         except Exception as exc:  # noqa: BLE001 — any undecodable record is dead-lettered, never fatal
             _dead(router, None, message.key, message.value, headers.get(EVENT_HEADER),
-                  RetryMeta(router.name).failed(f"invalid_record:{type(exc).__name__}", time.time()), None, None)
+                  RetryMeta(router.name).failed(f"invalid_record:{type(exc).__name__}", time.time()), None, None,
+                  (message.topic, message.partition, message.offset))
             continue
         if fresh and isinstance(router, Router) and router.match_params \
                 and not router.matches(_match_event(headers.get(EVENT_HEADER), record)):
@@ -141,12 +144,13 @@ def _items(router: AnyRouter, events: list[Any], fresh: bool) -> list[Item]:
             continue
         meta = RetryMeta(router.name) if fresh else RetryMeta.decode(headers.get(META_HEADER), router.name)
         items.append(Item(message.key, message.value, headers.get(EVENT_HEADER), payload, meta, _event_time(record),
-                          record))
+                          record, (message.topic, message.partition, message.offset)))
     return items
 
 
 def _dead(router: AnyRouter, item: Item | None, key: bytes | None, value: bytes, event: bytes | None,
-          meta: RetryMeta, status: int | None, body: str | None) -> None:
+          meta: RetryMeta, status: int | None, body: str | None,
+          where: tuple[str | None, int | None, int | None] = (None, None, None)) -> None:
     stats = STATS[router.name]
     stats.dead_lettered += 1
     COUNTS[f"dead_letter:deliver:{(meta.last_error or '').split(':', 1)[0]}"] += 1
@@ -155,8 +159,12 @@ def _dead(router: AnyRouter, item: Item | None, key: bytes | None, value: bytes,
         event=event.decode("utf-8", "replace") if event else None,
         **dead_letter_fields(meta, item.payload if item else None, status, body),
     )
-    log.warning("dead-letter stage=deliver router=%s reason=%s attempts=%d", router.name, meta.last_error,
-                meta.attempts)
+    topic, partition, offset = item.where if item is not None else where
+    name = item.record.get("event_name") if item is not None and item.record is not None else None
+    log.warning("dead-letter stage=deliver router=%s reason=%s attempts=%d event=%s topic=%s partition=%s offset=%s",
+                router.name, meta.last_error, meta.attempts, name, topic, partition, offset,
+                extra=log_fields(name, topic, partition, offset, stage="deliver", reason=meta.last_error,
+                                 router=router.name))
     PRODUCER.produce(topics()["dead_letter"].name, None, record)
 
 

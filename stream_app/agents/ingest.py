@@ -37,6 +37,7 @@ from stream_app.application import app
 from stream_app.codecs.registry import schemas_fetched
 from stream_app.compat import confluent_consumer_options
 from stream_app.kafka import bootstrap_servers
+from stream_app.logjson import log_fields
 from stream_app.pipeline import AvroTracking, route
 from stream_app.tables.stream import routing_key
 from stream_app.topics import topics
@@ -138,7 +139,8 @@ class TrackingIngest:
                     key = routing_key(result.key)
                     groups[partition_of(key)].append([key, result.text, partition, offset])
             except Exception as exc:  # noqa: BLE001 — one record's error boundary: the rest of the batch goes on
-                log.exception("tracking consumer: routing failed at partition %s offset %s", partition, offset)
+                log.exception("tracking consumer: routing failed at partition %s offset %s", partition, offset,
+                              extra=log_fields(None, self.tracking, partition, offset))
                 dead_letter("parse", f"internal_error:{type(exc).__name__}", self._source(message))
         return groups
 
@@ -202,7 +204,8 @@ class TrackingIngest:
                 for message in messages:
                     if message.error() is not None:
                         COUNTS["tracking:consumer_error"] += 1
-                        log.warning("tracking consumer: %s", message.error())
+                        log.warning("tracking consumer: %s (partition %s)", message.error(), message.partition(),
+                                    extra=log_fields(None, message.topic(), message.partition(), message.offset()))
                     else:
                         good.append(message)
                 if not good:
@@ -215,7 +218,11 @@ class TrackingIngest:
                     await producer.flush()
                 except Exception:  # noqa: BLE001 — never stop reading: go back and route the batch again
                     COUNTS["tracking:batch_retried"] += 1
-                    log.exception("tracking consumer: batch failed; reading it again in 1 s")
+                    first, last = good[0], good[-1]
+                    log.exception("tracking consumer: batch of %d failed (from partition %s offset %s to partition %s "
+                                  "offset %s); reading it again in 1 s", len(good), first.partition(),
+                                  first.offset(), last.partition(), last.offset(),
+                                  extra=log_fields(None, first.topic(), first.partition(), first.offset()))
                     await loop.run_in_executor(None, self._rewind, consumer, good)
                     await asyncio.sleep(1)
                     continue

@@ -28,6 +28,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from stream_app import deadletter
 from stream_app.delivery.chain import EVENT_HEADER, headers_dict
 from stream_app.kafka import bootstrap_servers
+from stream_app.logjson import event_name_of, log_fields
 from stream_app.settings import Settings
 from stream_app.topics import topics
 
@@ -140,7 +141,8 @@ class OutputProducer:
             if error.code() in PERMANENT:
                 self._refused(record, error, batch)
             else:
-                log.warning("output record to %s not stored (%s): producing it again", message.topic(), error)
+                log.warning("output record to %s partition %s not stored (%s): producing it again", message.topic(),
+                            partition, error, extra=log_fields(None, message.topic(), partition, None))
                 self._failed.append((record, batch))
         return on_delivery
 
@@ -153,8 +155,10 @@ class OutputProducer:
             if batch is not None:
                 batch.on_delivered()
             return
-        log.error("output record to %s refused (%s): sending it to the dead-letter topic", topic, error)
         event = headers_dict(headers).get(EVENT_HEADER)
+        name = event_name_of(event)
+        log.error("output record of event %s to %s refused (%s): sending it to the dead-letter topic", name, topic,
+                  error, extra=log_fields(name, topic, None, None, stage="output"))
         body = deadletter.record("output", refusal_reason(error), key=key,
                                  value=event if event is not None else value, output_topic=topic,
                                  output_size=len(value))

@@ -27,6 +27,7 @@ from stream_app.codecs.avro import AvroEncoder, registry_client
 from stream_app.codecs.registry import until_answered
 from stream_app.delivery.chain import EVENT_HEADER
 from stream_app.kafka import partition_for
+from stream_app.logjson import event_name_of, log_fields
 from stream_app.pipeline import AvroTracking, process
 from stream_app.tables.stream import TableLookup, is_user_id, processing, put_user, users
 from stream_app.topics import topics
@@ -161,8 +162,13 @@ def _enrich(message: Any, batch: Batch) -> None:
             for fmt, reason in outcome.rejects:
                 dead_letter("transform", reason, event_name=outcome.name, format=fmt, **_entry_source(entry))
         except Exception as exc:  # noqa: BLE001 — the agent's one error boundary: never stop the stream
-            log.exception("enrich: internal error on an event")
-            dead_letter("enrich", f"internal_error:{type(exc).__name__}", **_entry_source(entry))
+            source = _entry_source(entry)
+            name = event_name_of(entry[1]) if isinstance(entry, list) and len(entry) > 1 else None
+            log.exception("enrich: internal error on event %s (tracking partition %s offset %s)", name,
+                          source.get("source_topic_partition"), source.get("source_offset"),
+                          extra=log_fields(name, topics()["tracking"].name, source.get("source_topic_partition"),
+                                           source.get("source_offset")))
+            dead_letter("enrich", f"internal_error:{type(exc).__name__}", event_name=name, **source)
 
 
 def _entry_source(entry: Any) -> dict[str, Any]:

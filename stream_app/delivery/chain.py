@@ -108,7 +108,8 @@ async def guarded(deliver: Awaitable[list[Outcome]], count: int, router: str) ->
     try:
         outcomes = await deliver
     except Exception as exc:  # noqa: BLE001 — the delivery agents' error boundary
-        log.exception("router %s: delivery raised; the batch goes to the retry chain", router)
+        log.exception("router %s: delivery raised; the batch goes to the retry chain", router,
+                      extra={"router": router})
         return [Outcome("retry", f"internal_error:{type(exc).__name__}")] * count
     if len(outcomes) != count:
         log.error("router %s: %d outcomes for %d items; the batch goes to the retry chain", router,

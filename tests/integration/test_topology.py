@@ -75,8 +75,15 @@ def sum_users(port: int) -> int:
     return int(web_json(port, "/stream-app/tables/")["users"])
 
 
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
 def test_output_is_avro_identical_to_the_transform_cli(stack: Stack, tmp_path: Path) -> None:
     worker, port = stack.start_worker("w1")
+    idle = scrape(port)
+    assert "stream_app_statements_out_total{" not in idle and "stream_app_events_in_total{" not in idle
     load_users_then_events(stack, port)
     stack.produce_tracking([b'{"name": "problem_check", "broken'])
     want_xapi = cli_output("xapi", CDC, EVENTS, tmp_path)
@@ -99,9 +106,8 @@ def test_output_is_avro_identical_to_the_transform_cli(stack: Stack, tmp_path: P
     assert unparsable["reason"] == "invalid_json" and unparsable["original"].endswith('"broken')
     assert unparsable["source"]["topic"] == stack.specs["tracking"].name
     assert isinstance(unparsable["source"]["partition"], int) and isinstance(unparsable["source"]["offset"], int)
-    # The Prometheus view counts what flowed.
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        metrics = response.read().decode()
+    # The Prometheus view counts what flowed (nothing was counted before the events).
+    metrics = scrape(port)
     assert f'stream_app_statements_out_total{{format="xapi"}} {float(len(want_xapi))}' in metrics
     assert 'stream_app_events_in_total{name="problem_check"}' in metrics
     assert 'stream_app_consumer_lag{partition="0",topic="' in metrics

@@ -122,7 +122,8 @@ def test_an_event_too_large_to_wait_is_dead_lettered_at_once(monkeypatch: pytest
     assert len(held) == 1 and orjson.loads(held[0])["entry"][3] == 100  # a normal one waits
 
 
-def test_an_internal_error_while_enriching_dead_letters_the_event_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_internal_error_while_enriching_dead_letters_the_event_itself(monkeypatch: pytest.MonkeyPatch,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
     from types import SimpleNamespace
 
     from stream_app.agents import tracking
@@ -136,10 +137,15 @@ def test_an_internal_error_while_enriching_dead_letters_the_event_itself(monkeyp
 
     monkeypatch.setattr(tracking, "process", broken)
     raw = event(7)
-    tracking._enrich(SimpleNamespace(value=orjson.dumps([["7", raw.decode(), 2, 40]])), None)  # type: ignore[arg-type]
+    with caplog.at_level("ERROR", logger="stream_app.agents"):
+        tracking._enrich(SimpleNamespace(value=orjson.dumps([["7", raw.decode(), 2, 40]])), None)  # type: ignore[arg-type]
     # The event's own bytes and source, so `dead-letter redrive --stage enrich` can send it again.
     assert letters == [("enrich", "internal_error:KeyError",
-                        {"value": raw, "source_topic_partition": 2, "source_offset": 40})]
+                        {"event_name": "play_video", "value": raw, "source_topic_partition": 2, "source_offset": 40})]
+    # The error's log line carries the event name, the tracking topic, partition and offset as fields.
+    (logged,) = [r for r in caplog.records if "internal error" in r.getMessage()]
+    assert (logged.event_name, logged.partition, logged.offset) == ("play_video", 2, 40)  # type: ignore[attr-defined]
+    assert logged.topic.endswith("openedx.tracking") and logged.exc_info is not None  # type: ignore[attr-defined]
 
 
 def test_events_in_are_counted_by_known_name_and_page_views_do_not_grow_the_counters(

@@ -65,6 +65,21 @@ def test_router_outcomes_and_consumer_lag() -> None:
     assert 'stream_app_consumer_lag{partition="2",topic="openedx.tracking"} 7.0' in text  # the ingest consumer's
 
 
+def test_in_retry_topics_sums_the_unread_records_of_one_routers_retry_topics() -> None:
+    from stream_app.agents.stats import in_retry_topics
+    from stream_app.metrics import partition_lags
+
+    consumer = Consumer()
+    consumer.tp = FakeTP("stream_app.retry.lrs.2", 1)
+    consumer._read_offset = {consumer.tp: 89}  # 100 - (89 + 1) = 10 unread
+    lags = {**partition_lags(consumer), ("stream_app.retry.lrs.1", 0): 3, ("stream_app.retry.lrs.1", 3): 4,
+            ("stream_app.retry.lrs-eu.1", 0): 50, ("stream_app.retry.lrs.9", 0): 70, ("openedx.xapi", 0): 99}
+    assert in_retry_topics(lags, "lrs", tiers=3) == 17  # not another router's, not a tier it lacks
+    assert in_retry_topics(lags, "lrs-eu", tiers=3) == 50
+    assert in_retry_topics({}, "lrs", tiers=3) == 0
+    assert partition_lags(None) == {}
+
+
 def test_json_log_lines_carry_the_structured_fields() -> None:
     import logging
 
@@ -77,5 +92,14 @@ def test_json_log_lines_carry_the_structured_fields() -> None:
     line = orjson.loads(JsonFormatter().format(record))
     assert line["message"] == "dead-letter x" and line["level"] == "WARNING"
     assert (line["event_name"], line["partition"], line["offset"]) == ("problem_check", 3, 1234)
+    from stream_app.logjson import event_name_of, log_fields
+
+    assert event_name_of(b'{"name": "problem_check"}') == "problem_check"
+    assert event_name_of('{"event_type": "/courses/x/"}') == "/courses/x/"
+    assert event_name_of(b"not json") is None and event_name_of(None) is None and event_name_of(b"[1]") is None
+    record.__dict__.update(log_fields("play_video", "openedx.xapi", 1, 7, router="lrs"))
+    line = orjson.loads(JsonFormatter().format(record))
+    assert (line["event_name"], line["topic"], line["partition"], line["offset"], line["router"]) == (
+        "play_video", "openedx.xapi", 1, 7, "lrs")
     assert logging_config("text") is None
     assert logging_config("json")["merge"] is True  # type: ignore[index]
