@@ -12,8 +12,10 @@ given. Development only: the broker keeps data in memory.
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
+from types import FrameType
 
 import click
 import orjson
@@ -71,6 +73,7 @@ def _print_output(bootstrap: str, registry_url: str, idle: float, keep_running: 
 def dev_command(cdc: str, events: str, data_dir: str, broker_port: int | None, registry_port: int | None,
                 keep_running: bool, idle: float, lrs: bool) -> None:
     """Run broker, registry and a worker on the sample data and show the statements."""
+    _stop_on_signals()
     base = Path(data_dir).resolve()
     logs = base / f"logs-{int(time.time())}"
     procs: list[Proc] = []
@@ -114,6 +117,19 @@ def dev_command(cdc: str, events: str, data_dir: str, broker_port: int | None, r
             proc.stop()
         if ralph is not None:
             ralph.stop()
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C, `kill` (SIGTERM) and a SIGINT sent to a background run all stop the stack the same way.
+
+    Without this a SIGTERM ends Python without running `finally`, leaving the broker, registry,
+    Ralph and the worker behind; and a shell starts background jobs with SIGINT ignored.
+    """
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _lrs_router(ralph: Ralph, logs: Path) -> dict[str, str]:
