@@ -93,6 +93,40 @@ def test_fsspec_urls_are_read_like_local_files() -> None:
     assert [key for _, key in sink.sent] == [b"bob", b"ann"]
 
 
+def test_s3_urls_are_read_with_credentials_and_endpoint_from_the_environment(tmp_path: Path) -> None:
+    """`stream-app load s3://...` against a real S3-protocol server (moto's), configured as for MinIO."""
+    import os
+    import subprocess
+    import sys
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": "minio", "AWS_SECRET_ACCESS_KEY": "minio123",
+               "AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_DEFAULT_REGION": "us-east-1"}
+        s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                          aws_access_key_id="minio", aws_secret_access_key="minio123")
+        s3.create_bucket(Bucket="lms-logs")
+        s3.put_object(Bucket="lms-logs", Key="prod/tracking.log", Body=EVENT + b"\nbroken\n")
+        s3.put_object(Bucket="lms-logs", Key="prod/tracking.log.1.gz",
+                      Body=gzip.compress(EVENT.replace(b"ann", b"bob") + b"\n"))
+        s3.put_object(Bucket="lms-logs", Key="other/tracking.log", Body=EVENT + b"\n")  # not under the prefix
+        script = Path(sys.executable).with_name("stream-app")
+        result = subprocess.run([str(script), "load", "--dry-run", "--rejects", str(tmp_path / "rejects.jsonl"),
+                                 "s3://lms-logs/prod/"], env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr
+    assert "files: 2; lines: 3; events valid (dry run, nothing produced): 2; bad lines: 1" in result.stderr
+    assert "s3://lms-logs/prod/tracking.log:2: invalid_json" in result.stderr
+    (reject,) = [orjson.loads(line) for line in (tmp_path / "rejects.jsonl").read_bytes().splitlines()]
+    assert (reject["file"], reject["line"]) == ("s3://lms-logs/prod/tracking.log", 2)
+
+
 def test_cli_dry_run_reports_bad_lines_to_stderr_and_rejects_file(tmp_path: Path) -> None:
     log = tmp_path / "tracking.log"
     log.write_bytes(EVENT + b"\nbroken\n" + EVENT + b"\n")
