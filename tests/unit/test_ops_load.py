@@ -7,6 +7,7 @@ from pathlib import Path
 
 import fsspec
 import orjson
+import pytest
 from click.testing import CliRunner
 
 from stream_app.cli.main import cli
@@ -144,3 +145,27 @@ def test_cli_names_a_missing_path() -> None:
     result = CliRunner().invoke(cli, ["load", "--dry-run", "/nonexistent/tracking.log"])
     assert result.exit_code != 0
     assert "/nonexistent/tracking.log: no such file or directory" in result.output
+
+
+def test_rate_limit_sleeps_until_each_event_is_due(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--rate N`: event k is sent no earlier than k/N s after the start (a fake clock: behaviour, not timing)."""
+    from stream_app.ops import load as load_module
+
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 6))
+        now[0] += seconds
+
+    monkeypatch.setattr(load_module.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(load_module.time, "sleep", sleep)
+    pacer = load_module.Pacer(10.0)
+    for count in range(1, 4):
+        pacer.wait(count)
+    assert slept == [0.1, 0.1, 0.1] and now[0] == pytest.approx(100.3)
+    now[0] += 1.0  # fell behind (a slow broker): no sleeping until the schedule is caught up
+    pacer.wait(4)
+    assert len(slept) == 3
+    load_module.Pacer(None).wait(10**6)  # no rate: never waits
+    assert len(slept) == 3
