@@ -216,6 +216,34 @@ def test_refused_statements_go_to_dead_letter_and_redrive_delivers_them(stack: S
         assert len(accepted) == before == len(want)
 
 
+def test_retries_never_hold_up_the_routers_fresh_traffic(stack: Stack, tmp_path: Path) -> None:
+    first_half, second_half = EVENTS[:40], EVENTS[40:]
+    early = {w["id"] for w in cli_output("xapi", CDC, first_half, tmp_path)}
+    late = {w["id"] for w in cli_output("xapi", CDC, second_half, tmp_path)}
+    accepted: set[str] = set()
+    down = threading.Event()
+    down.set()
+
+    def lrs(request: Recorded) -> Reply:
+        statements = request.json() if isinstance(request.json(), list) else [request.json()]
+        if down.is_set():
+            return Reply(503, b"maintenance")
+        accepted.update(s["id"] for s in statements)
+        return Reply(200, orjson.dumps([s["id"] for s in statements]))
+
+    with Endpoint(lrs).running() as endpoint:
+        write_routers(stack, [{"name": "lrs", "format": "xapi", "url": endpoint.url, "retry_delays": ["10m"],
+                               "batch": {"size": 100, "max_wait": "200ms"}}])
+        port = start_with_data(stack, first_half)
+        wait_until(lambda: web_json(port, "/stream-app/routers/")["lrs"]["retrying"] >= len(early), timeout=90)
+        down.clear()  # the LRS is back, while the first half waits out its 10 min delay in the retry topic
+        stack.produce_tracking(second_half)
+        wait_until(lambda: accepted >= late, timeout=60)
+        assert not accepted & early  # still waiting for their turn, and the fresh statements did not wait for them
+        view = web_json(port, "/stream-app/routers/")["lrs"]
+        assert view["retrying"] == len(early) and view["delivered"] == len(late) and view["dead_lettered"] == 0
+
+
 def test_worker_killed_during_delivery_every_statement_is_stored_exactly_once(
         stack: Stack, ralph: Ralph, tmp_path: Path) -> None:
     write_routers(stack, [{"name": "lrs", "format": "xapi", "url": ralph.url, "retry_delays": FAST_RETRIES,
