@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,10 @@ def test_event_bus_avro_tracking_log_data_gives_the_same_statements() -> None:
     from_json = process(orjson.dumps(LINK), ENGINE, erb_lookup(), BOTH)
     assert [o[2]["event_id"] for o in from_bus.outputs] == [o[2]["event_id"] for o in from_json.outputs]
     assert route(b"\x00garbage", ENGINE, BOTH, parse).reject is not None
+
+
+def test_env_example_lists_every_setting_and_nothing_else() -> None:
+    """`.env.example` is the operators' list of STREAM_APP_* variables: it follows the Settings class."""
+    text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    listed = set(re.findall(r"^#?\s*(STREAM_APP_[A-Z0-9_]+)=", text, re.M))
+    assert listed == {f"STREAM_APP_{name.upper()}" for name in Settings.model_fields}
