@@ -21,6 +21,7 @@ RUN pip install . \
     && chown stream /data
 
 USER stream
-# Faust's web server (tables, routers, health, metrics); set STREAM_APP_WEB_HOST=0.0.0.0 to reach it from outside.
+# Faust's web server (tables, routers, health, metrics), listening on all interfaces; set STREAM_APP_WEB_HOST to
+# the name other workers reach this container by (table lookups are forwarded to the worker owning the key).
 EXPOSE 6066
 CMD ["faust", "-A", "stream_app", "worker", "-l", "info"]

@@ -102,7 +102,7 @@ def dev_command(cdc: str, events: str, data_dir: str, broker_port: int | None, r
         elif lrs:
             click.echo("lrs         not installed (run `make ralph`): statements stay on the topics", err=True)
         env = worker_env(bootstrap, registry_url, base / f"worker-{int(time.time())}", web_port, extra)
-        worker = start_worker("worker", logs, env)
+        worker = start_worker("worker", logs, env, as_module=True)
         procs.append(worker)
         click.echo(f"worker      ready; web views on http://127.0.0.1:{web_port}/stream-app/health/", err=True)
         count = seed.produce_tracking(producer, Path(events).read_bytes().splitlines())

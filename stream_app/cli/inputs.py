@@ -37,6 +37,12 @@ def parse_line(line: bytes) -> Any:
     if not text:
         raise BadLine("empty_line")
     if not text.startswith(b"{"):
+        try:
+            orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+        else:  # valid JSON, but an array, a string or a number: not an event
+            raise BadLine("invalid_event:not_an_object")
         start = text.find(b"{")
         if start < 0:
             raise BadLine("invalid_json")

@@ -14,6 +14,7 @@ from stream_app.cli.loadgen import loadgen_command
 from stream_app.cli.registry import registry_command
 from stream_app.cli.replay import replay_command
 from stream_app.cli.transform import transform_command
+from stream_app.cli.worker import worker_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,6 +33,7 @@ cli.add_command(lag_command)
 cli.add_command(clickhouse_group)
 cli.add_command(dead_letter_group)
 cli.add_command(redeliver_command)
+cli.add_command(worker_command)
 
 
 def main() -> None:

@@ -31,7 +31,11 @@ def _load_seed(path: str | None) -> MemoryLookup:
     lookup = MemoryLookup()
     if path is None:
         return lookup
-    with open_input(path) as stream:
+    try:
+        stream = open_input(path)
+    except OSError as exc:
+        raise click.ClickException(f"{path}: {exc.strerror or exc}") from exc
+    with stream:
         for number, line in iter_lines(stream):
             try:
                 lookup.load([parse_line(line)])
@@ -91,11 +95,15 @@ def transform_command(
         filters["caliper11"] = filters.get("caliper11", EventFilter.default("caliper11")).with_page_views()
     engine = Engine(settings, filters=filters)
     lookup = _load_seed(cdc)
-    out: IO[bytes] = sys.stdout.buffer if output_path == "-" else open(output_path, "wb")  # noqa: SIM115
+    try:
+        stream = open_input(input_path)  # before --output is created: a wrong input path leaves no empty file
+        out: IO[bytes] = sys.stdout.buffer if output_path == "-" else open(output_path, "wb")  # noqa: SIM115
+    except OSError as exc:
+        raise click.ClickException(f"{exc.filename or input_path}: {exc.strerror or exc}") from exc
     read = written = skipped = 0
     rejects: Counter[str] = Counter()
     try:
-        with open_input(input_path) as stream:
+        with stream:
             lines = tqdm(iter_lines(stream), unit=" events", disable=not sys.stderr.isatty(), file=sys.stderr)
             for index, (_number, line) in enumerate(lines):
                 read += 1

@@ -123,9 +123,11 @@ def worker_env(bootstrap: str, registry_url: str, data_dir: Path, web_port: int,
     return env
 
 
-def start_worker(name: str, log_dir: Path, env: dict[str, str]) -> Proc:
-    """Start `faust -A stream_app worker` with `env`; returns once it logs Ready."""
+def start_worker(name: str, log_dir: Path, env: dict[str, str], as_module: bool = False) -> Proc:
+    """Start `faust -A stream_app worker` (or, the same worker, `python -m stream_app worker`) with `env`;
+    returns once it logs Ready."""
     faust = str(Path(sys.executable).with_name("faust"))
-    proc = _start(name, [faust, "-A", "stream_app", "worker", "-l", "info"], log_dir, env)
+    command = [sys.executable, "-m", "stream_app"] if as_module else [faust, "-A", "stream_app"]
+    proc = _start(name, [*command, "worker", "-l", "info"], log_dir, env)
     proc.wait_for_log("[^Worker]: Ready", timeout=90)
     return proc

@@ -52,12 +52,13 @@ class Stack:
         self.workers: list[Proc] = []
         self._producer = seed.producer(bootstrap, "tansu")
 
-    def start_worker(self, name: str, data_dir: Path | None = None, **env: str) -> tuple[Proc, int]:
-        """Start a worker process; returns it and its web port."""
+    def start_worker(self, name: str, data_dir: Path | None = None, as_module: bool = False,
+                     **env: str) -> tuple[Proc, int]:
+        """Start a worker process (`python -m stream_app worker` if `as_module`); returns it and its web port."""
         port = free_port()
         full = worker_env(self.bootstrap, self.registry_url, data_dir or self.tmp / f"data-{name}", port,
                           {**self.env, **env})
-        proc = start_worker(name, self.tmp / "logs", full)
+        proc = start_worker(name, self.tmp / "logs", full, as_module)
         self.workers.append(proc)
         return proc, port
 

@@ -202,8 +202,10 @@ def test_restart_with_empty_data_dir_recovers_tables(stack: Stack, tmp_path: Pat
     wait_for_cdc([port])
     wait_until(lambda: web_json(port, "/stream-app/tables/")["courses"] == 4)
     worker.stop()
-    fresh, port2 = stack.start_worker("w2", data_dir=tmp_path / "second")
+    # The other documented way to start a worker, `python -m stream_app worker`.
+    fresh, port2 = stack.start_worker("w2", data_dir=tmp_path / "second", as_module=True)
     wait_until(lambda: sum_users(port2) == 20)
+    assert applied([port2], "users:auth_user") < 20  # the users came back from the changelog, not the CDC topic
     stack.produce_tracking(EVENTS)
     want = cli_output("xapi", CDC, EVENTS, tmp_path)
     got = stack.read("xapi", len(want))
@@ -230,6 +232,8 @@ def test_two_workers_split_partitions_and_survive_a_kill(stack: Stack, tmp_path:
     # Each worker applies half of the CDC partitions; both must see every global entry, the other
     # worker's writes included (they were once stuck in Faust's changelog buffer until a rebalance).
     wait_until(lambda: complete_global_tables(port1) and complete_global_tables(port2), timeout=30)
+    # The users table is partitioned: each worker holds its own share of the 20 learners.
+    wait_until(lambda: 0 < sum_users(port1) < 20 and sum_users(port1) + sum_users(port2) == 20, timeout=30)
     half = len(EVENTS) // 2
     stack.produce_tracking(EVENTS[:half])
     want = cli_output("xapi", CDC, EVENTS, tmp_path)

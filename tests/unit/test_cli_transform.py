@@ -120,3 +120,21 @@ def test_caliper11_page_views_only_when_asked(tmp_path: Path) -> None:
     out, err = run(tmp_path, data, "--format", "caliper11", "--caliper11-page-views")
     assert [(o["type"], o["action"]) for o in out][1] == ("NavigationEvent", "NavigatedTo")
     assert "statements written: 2; not allowed: 0" in err
+
+
+def test_json_that_is_not_an_object_is_a_clean_reject_and_a_syslog_prefix_is_cut(tmp_path: Path) -> None:
+    out, err = run(tmp_path, b'[1, 2]\n"text"\n42\n' + b"Nov 22 10:00:00 lms: " + orjson.dumps(LINK) + b"\n",
+                   "--format", "xapi", "--explain")
+    assert [o["error"] for o in out] == ["invalid_event:not_an_object"] * 3 + [None]
+    assert "rejected: 3 (invalid_event=3)" in err
+
+
+def test_a_missing_input_or_seed_is_a_one_line_error_and_creates_no_output(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(cli, ["transform", "--format", "xapi", "--input", str(tmp_path / "nope.jsonl"),
+                                      "--output", str(out)])
+    assert result.exit_code == 1 and "nope.jsonl: No such file or directory" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+    assert not out.exists()
+    result = CliRunner().invoke(cli, ["transform", "--format", "xapi", "--cdc", str(tmp_path / "seed.jsonl")])
+    assert result.exit_code == 1 and "seed.jsonl: No such file or directory" in result.output
