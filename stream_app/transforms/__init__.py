@@ -8,7 +8,8 @@ the stream agents, the tests and the benchmarks all run the very same code.
 
 from __future__ import annotations
 
+from stream_app.transforms.context import XapiHooks
 from stream_app.transforms.engine import Engine, TransformResult
 from stream_app.transforms.settings import TransformSettings
 
-__all__ = ["Engine", "TransformResult", "TransformSettings"]
+__all__ = ["Engine", "TransformResult", "TransformSettings", "XapiHooks"]

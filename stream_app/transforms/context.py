@@ -38,6 +38,10 @@ class XapiHooks:
     def __bool__(self) -> bool:
         return bool(self.actor or self.verb or self.object)
 
+    def then(self, other: XapiHooks) -> XapiHooks:
+        """These hooks, then `other`'s, for each component."""
+        return XapiHooks(self.actor + other.actor, self.verb + other.verb, self.object + other.object)
+
 
 NO_HOOKS = XapiHooks()
 _INT64 = 2**63

@@ -23,7 +23,7 @@ from stream_app.transforms.dimensions import Course, Lookup, User
 from stream_app.transforms.event import Event
 from stream_app.transforms.filters import EventFilter
 from stream_app.transforms.normalise import normalise
-from stream_app.transforms.registry import Registry, Transformer, load_plugins
+from stream_app.transforms.registry import Registry, Transformer, load_hooks, load_plugins
 from stream_app.transforms.settings import TransformSettings
 
 FORMATS = ("xapi", "caliper", "caliper11")
@@ -111,8 +111,20 @@ class Engine:
         # ERB's replay parser copies a tracking-log line's `event` into `data`; we do the same by default.
         self.log_data = log_data
         self.registries = dict(registries) if registries is not None else builtin_registries()
-        self.plugins = load_plugins(self.registries) if plugins else []
         self.filters = {fmt: EventFilter.default(fmt) for fmt in FORMATS}
+        self.plugins: list[str] = []
+        if plugins:
+            builtin = {fmt: set(self.registries.get(fmt, ())) for fmt in FORMATS}
+            self.plugins = load_plugins(self.registries)
+            for fmt in FORMATS:
+                # A plugin's own event names are allowed by default, as ERB's plugins extend its lists;
+                # an operator's list (below) replaces the whole default, plugins' names included.
+                added = set(self.registries.get(fmt, ())) - builtin[fmt]
+                if added:
+                    self.filters[fmt] = self.filters[fmt].adding(added)
+            hook_names, plugin_hooks = load_hooks()
+            self.plugins += hook_names
+            self.hooks = hooks.then(plugin_hooks)
         if filters:
             self.filters.update(filters)
         # Every name some format has a transformer for (plugins included): a bounded set, unlike the

@@ -103,6 +103,10 @@ class EventFilter:
         """The default allow list for a format (ERB's, or CT's delivered names for Caliper 1.1)."""
         return cls(DEFAULTS[fmt])
 
+    def adding(self, names: Iterable[str]) -> EventFilter:
+        """This list plus these exact names (the names plugins register, for the default lists)."""
+        return EventFilter(self.names | frozenset(names), self.patterns)
+
     def with_page_views(self) -> EventFilter:
         """This list plus page views (names that are URL paths), which Caliper 1.1 transforms as CT did."""
         return EventFilter(self.names, (*self.patterns, re.compile(PAGE_VIEW_PATTERN)))

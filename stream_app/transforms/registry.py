@@ -4,7 +4,9 @@ A transformer family module registers functions with `@XAPI.register("name", ...
 Registering a name twice raises, so a plugin can never silently replace a built-in
 transformer (ERB's class registry overrides quietly). Operators' packages add
 transformers through the `stream_app.transformers` entry-point group: each entry
-point is a callable receiving the mapping of format name to `Registry`.
+point is a callable receiving the mapping of format name to `Registry`. They add
+xAPI hooks (ERB's openedx-filters) through `stream_app.xapi_hooks`: each entry
+point is an `XapiHooks`.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from collections.abc import Callable, Iterator, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from stream_app.transforms.context import Ctx
+from stream_app.transforms.context import NO_HOOKS, Ctx, XapiHooks
 
 Output = dict[str, Any] | list[dict[str, Any]]
 Transformer = Callable[[Ctx], Output]
 
 ENTRY_POINT_GROUP = "stream_app.transformers"
+HOOKS_GROUP = "stream_app.xapi_hooks"
 
 
 class DuplicateTransformer(ValueError):
@@ -73,3 +76,16 @@ def load_plugins(registries: Mapping[str, Registry]) -> list[str]:
         register(registries)
         loaded.append(ep.name)
     return loaded
+
+
+def load_hooks() -> tuple[list[str], XapiHooks]:
+    """Every installed `stream_app.xapi_hooks` entry point, combined in name order; their names."""
+    names: list[str] = []
+    hooks = NO_HOOKS
+    for ep in sorted(entry_points(group=HOOKS_GROUP), key=lambda e: e.name):
+        loaded = ep.load()
+        if not isinstance(loaded, XapiHooks):
+            raise TypeError(f"entry point {ep.name!r} of {HOOKS_GROUP}: expected an XapiHooks, got {type(loaded)!r}")
+        hooks = hooks.then(loaded)
+        names.append(ep.name)
+    return names, hooks

@@ -126,25 +126,40 @@ def test_registry_refuses_duplicates_and_plugins_register_per_engine() -> None:
     assert "my.custom.event" not in Engine(plugins=False).registries["xapi"]
 
 
-def test_plugin_entry_point_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plugin_entry_points_add_transformers_allowed_by_default_and_hooks(monkeypatch: pytest.MonkeyPatch) -> None:
     from stream_app.transforms import registry as registry_module
 
+    def register(registries: dict[str, Registry]) -> None:
+        registries["xapi"].add("demo.event", lambda ctx: {"id": "1", "object": {"id": "o"}})
+
+    def tag_object(o: dict[str, Any], ev: Event) -> dict[str, Any]:
+        return {**o, "id": o["id"] + "?campus=north"}
+
     class EP:
-        name = "demo"
+        def __init__(self, name: str, obj: object) -> None:
+            self.name, self._obj = name, obj
 
-        def load(self) -> Any:
-            def register(registries: dict[str, Registry]) -> None:
-                registries["xapi"].add("demo.event", lambda ctx: {"id": "1", "object": {"id": "o"}})
-            return register
+        def load(self) -> object:
+            return self._obj
 
-    monkeypatch.setattr(
-        registry_module, "entry_points", lambda group: [EP()] if group == "stream_app.transformers" else []
-    )
-    engine = Engine(filters={"xapi": EventFilter.parse(["demo.event"])})
-    assert engine.plugins == ["demo"]
+    installed = {"stream_app.transformers": [EP("demo", register)],
+                 "stream_app.xapi_hooks": [EP("campus", XapiHooks(object=(tag_object,)))]}
+    monkeypatch.setattr(registry_module, "entry_points", lambda group: installed.get(group, []))
+    engine = Engine()
+    assert engine.plugins == ["demo", "campus"]
+    # The plugin's name joins the default allow list (as ERB's plugins extend its lists) ...
     assert engine.transform("xapi", {"name": "demo.event", "context": {"user_id": 3}}, erb_lookup()) == [
         {"id": "1", "object": {"id": "o"}}
     ]
+    # ... and the installed hooks rewrite every built-in xAPI statement.
+    out = engine.transform("xapi", LINK, erb_lookup())[0]
+    assert out["object"]["id"].endswith("?campus=north")
+    # An operator's own list replaces the whole default, plugins' names included.
+    replaced = Engine(filters={"xapi": EventFilter.parse(["edx.ui.lms.link_clicked"])})
+    assert not replaced.allows("xapi", "demo.event") and replaced.allows("xapi", "edx.ui.lms.link_clicked")
+    installed["stream_app.xapi_hooks"] = [EP("broken", object())]
+    with pytest.raises(TypeError, match="expected an XapiHooks"):
+        Engine()
 
 
 def test_naive_or_garbage_timestamp_is_rejected() -> None:
