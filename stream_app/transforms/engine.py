@@ -124,7 +124,7 @@ class Engine:
                     self.filters[fmt] = self.filters[fmt].adding(added)
             hook_names, plugin_hooks = load_hooks()
             self.plugins += hook_names
-            self.hooks = hooks.then(plugin_hooks)
+            self.hooks = hooks.then(plugin_hooks) if plugin_hooks else hooks
         if filters:
             self.filters.update(filters)
         # Every name some format has a transformer for (plugins included): a bounded set, unlike the
