@@ -156,3 +156,10 @@ def test_env_example_lists_every_setting_and_nothing_else() -> None:
     text = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
     listed = set(re.findall(r"^#?\s*(STREAM_APP_[A-Z0-9_]+)=", text, re.M))
     assert listed == {f"STREAM_APP_{name.upper()}" for name in Settings.model_fields}
+
+
+def test_the_package_carries_the_root_topics_file_itself() -> None:
+    """`stream_app/topics.yaml` is a link to the root `topics.yaml` (one declaration; a wheel install copies it)."""
+    from stream_app.topics import DEFAULT_FILE, PACKAGED_FILE
+
+    assert PACKAGED_FILE.is_symlink() and PACKAGED_FILE.resolve() == DEFAULT_FILE.resolve()
