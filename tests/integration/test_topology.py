@@ -115,6 +115,9 @@ def test_output_is_avro_identical_to_the_transform_cli(stack: Stack, tmp_path: P
     assert re.search(tracking_lag, metrics)  # the tracking consumer's own lag figures
 
 
+BLOCK = "block-v1:edX+DemoX+Demo_Course+type@video+block@welcome"
+
+
 def test_cdc_snapshot_updates_and_deletes_land_in_the_tables(stack: Stack) -> None:
     worker, port = stack.start_worker("w1", STREAM_APP_WEB_SHOW_PERSONAL_DATA="true")
     stack.produce_cdc(CDC)
@@ -132,6 +135,17 @@ def test_cdc_snapshot_updates_and_deletes_land_in_the_tables(stack: Stack) -> No
         {"topic": topic + "course_overviews_courseoverview", "key": {"id": "course-v1:edX+DemoX+Demo_Course"},
          "value": {"schema": {}, "payload": {"before": None, "op": "u", "after": {
              "id": "course-v1:edX+DemoX+Demo_Course", "display_name": "Renamed", "org": "edX"}}}},
+        # A profile (the user's full name) and two blocks, one of them deleted again by an envelope `op: d`.
+        {"topic": topic + "auth_userprofile", "key": {"id": 101},
+         "value": {"before": None, "after": {"id": 101, "user_id": 1, "name": "Ada Learner"}, "op": "c"}},
+        {"topic": topic + "course_blocks", "key": {"location": BLOCK},
+         "value": {"location": BLOCK, "display_name": "Welcome", "block_type": "video",
+                   "course_key": "course-v1:edX+DemoX+Demo_Course", "graded": False, "__deleted": "false"}},
+        {"topic": topic + "course_blocks", "key": {"location": BLOCK + "2"},
+         "value": {"op": "r", "before": None, "after": {"location": BLOCK + "2", "display_name": "Gone",
+                                                       "block_type": "problem", "course_key": "x", "graded": True}}},
+        {"topic": topic + "course_blocks", "key": {"location": BLOCK + "2"},
+         "value": {"op": "d", "before": {"location": BLOCK + "2"}, "after": None}},
     ])
     wait_until(lambda: web_json(port, "/stream-app/users/1/")["value"]["email"] == "new@example.org")
     wait_until(lambda: web_json(port, "/stream-app/users/3/")["value"] is None)
@@ -139,6 +153,10 @@ def test_cdc_snapshot_updates_and_deletes_land_in_the_tables(stack: Stack) -> No
     assert web_json(port, "/stream-app/usernames/learner2/")["value"] is None
     course = web_json(port, "/stream-app/courses/course-v1:edX+DemoX+Demo_Course/")["value"]
     assert course["display_name"] == "Renamed"
+    block = wait_until(lambda: web_json(port, f"/stream-app/blocks/{BLOCK}/")["value"])
+    assert (block["display_name"], block["block_type"]) == ("Welcome", "video")
+    wait_until(lambda: web_json(port, "/stream-app/users/1/")["value"].get("name") == "Ada Learner")
+    assert web_json(port, f"/stream-app/blocks/{BLOCK}2/")["value"] is None
     # Personal data is masked unless enabled.
     masked, masked_port = stack.start_worker("w2", STREAM_APP_WEB_SHOW_PERSONAL_DATA="false")
     wait_until(lambda: web_json(masked_port, "/stream-app/users/1/")["value"])
