@@ -6,9 +6,10 @@ time from the event's timestamp to the 2xx answer in the histogram
 scrapes that histogram from every worker given, and reports per router the
 statements delivered in each interval with percentiles estimated inside the
 buckets, as Prometheus' `histogram_quantile` does (so they are estimates: the
-buckets bound the error). A worker that does not answer a scrape keeps its last
-figures, and a worker that restarted (its counters fell) counts from zero again,
-so neither makes a window's counts go negative.
+buckets bound the error). A worker that does not answer a scrape, or a URL that
+answers something other than metrics, keeps its last figures, and a worker
+that restarted (its counters fell) counts from zero again, so neither makes a
+window's counts go negative.
 """
 
 from __future__ import annotations
@@ -95,12 +96,12 @@ class DeliveryLag:
     def _scrape(self, url: str, fallback: dict[str, Buckets]) -> dict[str, Buckets]:
         try:
             with urllib.request.urlopen(url, timeout=self.timeout) as response:  # noqa: S310 — operator's URL
-                text = response.read().decode("utf-8", "replace")
-        except (urllib.error.URLError, OSError, ValueError):
+                buckets = delivery_buckets(response.read().decode("utf-8", "replace"))
+        except (urllib.error.URLError, OSError, ValueError):  # ValueError: not a metrics exposition
             self.failed.add(url)
             return fallback
         self.failed.discard(url)
-        return delivery_buckets(text)
+        return buckets
 
     def take_window(self) -> dict[str, Buckets]:
         """Per router, what was delivered since the previous call (bucket counts, all workers)."""

@@ -80,6 +80,30 @@ def test_lrs_lag_is_read_from_the_workers_delivery_histograms() -> None:
     assert delivery_buckets(generate_latest(CollectorRegistry()).decode()) == {}
 
 
+def test_a_url_that_answers_something_other_than_metrics_is_reported_not_fatal() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from stream_app.ops.delivery_lag import DeliveryLag
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 — http.server's name
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html><body>Not the metrics page</body></html>")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        lag = DeliveryLag([f"http://127.0.0.1:{httpd.server_port}/"])
+        assert lag.take_window() == {} and lag.failed == {f"http://127.0.0.1:{httpd.server_port}/metrics"}
+    finally:
+        httpd.shutdown()
+
+
 def test_a_restarted_worker_counts_from_zero_rather_than_going_negative() -> None:
     from stream_app.ops.delivery_lag import _minus
 
