@@ -34,8 +34,6 @@ def build_engine(settings: Settings) -> Engine:
                          ("caliper11", settings.caliper11_allowed_events)):
         if entries.strip():
             filters[fmt] = EventFilter.parse(entries.split(","))
-    if settings.caliper11_page_views:
-        filters["caliper11"] = filters.get("caliper11", EventFilter.default("caliper11")).with_page_views()
     return Engine(settings.transform_settings(), filters=filters)
 
 

@@ -104,6 +104,7 @@ class Settings(BaseSettings):
             sensor_id=self.caliper_sensor_id or None,
             caliper11_personal_data=self.caliper11_personal_data,
             caliper11_passthrough=self.caliper11_passthrough,
+            caliper11_page_views=self.caliper11_page_views,
         )
 
     def tracking_group(self) -> str:

@@ -45,7 +45,7 @@ from stream_app.delivery.chain import (
 )
 from stream_app.delivery.http import Deliverer
 from stream_app.delivery.outcome import Outcome
-from stream_app.delivery.routers import ClickHouseRouter, Router, configured_routers
+from stream_app.delivery.routers import ClickHouseRouter, Router, configured_routers, source
 from stream_app.logjson import log_fields
 from stream_app.metrics import DELIVERY_LATENCY
 from stream_app.topics import retry_topic, topics
@@ -192,11 +192,6 @@ def _settle(router: AnyRouter, items: list[Item], outcomes: list[Outcome], statu
     kinds = {o.kind for o in outcomes}
     if kinds:
         status.observe(router.name, "delivered" in kinds, stats.last_error)
-
-
-def source(router: AnyRouter) -> str:
-    """The output topic key a router reads (ClickHouse sinks read the xAPI statements)."""
-    return router.format if isinstance(router, Router) else "xapi"
 
 
 def delivery_agents(router: AnyRouter, sender: Sender) -> None:

@@ -86,13 +86,12 @@ def transform_command(
     settings = TransformSettings(lms_root_url=lms_root_url, ifi=ifi, mbox_sha1sum_form=mbox_sha1sum_form,
                                  version_string=version_string, sensor_id=sensor_id,
                                  caliper11_personal_data=caliper11_personal_data,
-                                 caliper11_passthrough=caliper11_passthrough)
+                                 caliper11_passthrough=caliper11_passthrough,
+                                 caliper11_page_views=caliper11_page_views)
     try:
-        filters = {fmt: EventFilter.parse(allow)} if allow else {}
+        filters = {fmt: EventFilter.parse(allow)} if allow else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--allow") from exc
-    if caliper11_page_views:
-        filters["caliper11"] = filters.get("caliper11", EventFilter.default("caliper11")).with_page_views()
     engine = Engine(settings, filters=filters)
     lookup = _load_seed(cdc)
     try:

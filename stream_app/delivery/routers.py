@@ -351,10 +351,15 @@ def configured_clickhouse(settings: Any) -> list[ClickHouseRouter]:
     return sinks
 
 
+def source(router: Router | ClickHouseRouter) -> str:
+    """The output format (topic key) a router reads: its own, or the xAPI statements for ClickHouse sinks."""
+    return router.format if isinstance(router, Router) else "xapi"
+
+
 def _check_enabled(routers: list[Router] | list[ClickHouseRouter], formats: tuple[str, ...]) -> None:
     # A router of a format no worker produces would wait forever on an empty topic, silently.
     for router in routers:
-        needed = router.format if isinstance(router, Router) else "xapi"
+        needed = source(router)
         if needed not in formats:
             raise RoutersFileError(f"router {router.name!r}: field 'format' needs the {needed} output, which "
                                    f"STREAM_APP_FORMATS ({','.join(formats)}) does not enable")

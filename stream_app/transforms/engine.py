@@ -127,6 +127,8 @@ class Engine:
             self.hooks = hooks.then(plugin_hooks) if plugin_hooks else hooks
         if filters:
             self.filters.update(filters)
+        if self.settings.caliper11_page_views:
+            self.filters["caliper11"] = self.filters["caliper11"].with_page_views()
         # Every name some format has a transformer for (plugins included): a bounded set, unlike the
         # names events arrive with (a page view is named by its URL).
         self.names: frozenset[str] = frozenset().union(*self.registries.values())

@@ -37,6 +37,8 @@ class TransformSettings:
         caliper11_passthrough: Caliper 1.1 only. CT forwards the raw edX event with
             `id: null` when a grading event has no referer; by default we reject it
             (`missing_field:referer`), True restores CT's behaviour.
+        caliper11_page_views: Caliper 1.1 only. Also transform page views (URL-path event
+            types), added to the allow list in effect; CT only logged them locally.
     """
 
     lms_root_url: str = DEFAULT_LMS_ROOT_URL
@@ -46,6 +48,7 @@ class TransformSettings:
     sensor_id: str | None = None
     caliper11_personal_data: bool = True
     caliper11_passthrough: bool = False
+    caliper11_page_views: bool = False
 
     def __post_init__(self) -> None:
         if self.ifi not in ("external_id", "mbox", "mbox_sha1sum"):
