@@ -2,19 +2,45 @@
 
 `faust -A stream_app worker` and `python -m stream_app worker` both load this
 module (through `stream_app.app`). Adding an agent module means adding it here.
+Before any of them is imported, the settings and the routers file are
+validated (`_check_or_exit`): agent and web modules read both when they are
+imported, so a bad value found there would surface as a traceback through
+whichever module happened to import first.
 """
 
 from __future__ import annotations
 
-from stream_app import web  # noqa: F401  (imported to register the pages)
-from stream_app.agents import cdc, ingest, tracking, waiting  # noqa: F401  (imported to register the agents)
-from stream_app.application import app
-from stream_app.delivery.routers import RoutersFileError
+import sys
 
-try:
-    from stream_app.agents import alerts, clickhouse, delivery  # noqa: F401  (agents per router and retry tier)
-except RoutersFileError as exc:
-    # An invalid routers file stops the worker with one line naming the router and field.
-    raise SystemExit(f"stream_app: invalid routers file: {exc}") from None
+from pydantic import ValidationError
+
+from stream_app.delivery.routers import RoutersFileError, configured_clickhouse, configured_routers
+from stream_app.settings import get_settings
+
+
+def _check_or_exit() -> None:
+    """Exit with status 2 and one line on stderr when a setting or the routers file is invalid."""
+    try:
+        settings = get_settings()
+        settings.format_list()
+    except (ValidationError, ValueError) as exc:
+        first = exc.errors()[0] if isinstance(exc, ValidationError) else None
+        where = f"STREAM_APP_{str(first['loc'][0]).upper()}: {first['msg']}" if first else str(exc)
+        print(f"stream_app: invalid setting: {where}", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        configured_routers(settings)
+        configured_clickhouse(settings)
+    except RoutersFileError as exc:
+        # One line naming the router and field: what an operator needs to fix the file.
+        print(f"stream_app: invalid routers file: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+_check_or_exit()
+
+from stream_app import web  # noqa: E402,F401  (imported to register the pages)
+from stream_app.agents import alerts, cdc, clickhouse, delivery, ingest, tracking, waiting  # noqa: E402,F401
+from stream_app.application import app  # noqa: E402
 
 __all__ = ["app"]
