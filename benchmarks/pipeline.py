@@ -273,7 +273,7 @@ def main() -> None:
         f"| latency at {args.rate:,.0f} events/s for {args.seconds:.0f} s: p50 | {p50:,.0f} ms | |",
         f"| latency at {args.rate:,.0f} events/s for {args.seconds:.0f} s: p99 | {p99:,.0f} ms | |",
         "| worker start → Ready (new data dir, topics created, 1,000 users of CDC waiting to be read; "
-        f"settings of README's \"The embedded broker\") | {ready_seconds:.1f} s | |",
+        f"settings of docs/deploying.md, \"The embedded broker\") | {ready_seconds:.1f} s | |",
         f"| CPU per event during the throughput run: worker process (all threads) | {worker_us:,.0f} µs | |",
         f"| CPU per event during the throughput run: embedded broker | {broker_us:,.0f} µs | |",
         f"| ceiling on this machine: {os.cpu_count()} cores / (worker + broker CPU per event) "

@@ -263,7 +263,7 @@ def test_two_workers_split_partitions_and_survive_a_kill(stack: Stack, tmp_path:
     # At-least-once: a record may appear twice after the kill, but none is missing and ids are stable.
     got_by_id, want_by_id = by_id(statements(got, "statement")), by_id(want)
     # No event lost: every expected statement is there, identical. (Re-processing after the kill may add
-    # repeats; a repeat with the same id is harmless, see README "Known issues" for the rest.)
+    # repeats; a repeat with the same id is harmless, see docs/development.md "Known issues" for the rest.)
     missing = set(want_by_id) - set(got_by_id)
     assert not missing, ([want_by_id[k]["actor"] for k in missing], web_json(port2, "/stream-app/health/"))
     assert all(got_by_id[k] == want_by_id[k] for k in want_by_id)
