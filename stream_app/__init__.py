@@ -8,7 +8,7 @@ lazily as `stream_app.app` so that `faust -A stream_app worker` finds it.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from stream_app.transforms.version import __version__
 
 __all__ = ["__version__"]
 

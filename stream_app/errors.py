@@ -1,10 +1,31 @@
-"""The exception tree of stream_app, drawn once here so every layer raises the same types.
+"""The exception tree of stream_app, drawn once here; every error raised on purpose descends from StreamAppError.
 
-    StreamAppError
-     ├── TransformError        an event cannot become a statement; carries a short stable `reason`
-     │    └── MissingDimension the user or course the event needs is not (yet) in the tables
-     ├── DeliveryRetryable     an LRS/router failure worth retrying (timeouts, 408, 429, 5xx)
-     └── DeliveryRejected      an LRS refused a statement for good (other 4xx)
+    StreamAppError                           (stream_app.transforms.errors: the pure layer's own)
+     ├── TransformError                      an event cannot become a statement; a short stable `reason`
+     │    └── MissingDimension               the user or course the event needs is not (yet) in the tables
+     ├── DuplicateTransformer (ValueError)   a second transformer for one event name (transforms.registry)
+     ├── configuration, stops start-up or a command with one line
+     │    ├── RoutersFileError (ValueError)  the routers file; names the router and field (delivery.routers)
+     │    ├── TopicsFileError (ValueError)   topics.yaml; names the topic and field (topics)
+     │    └── ObjectNotEnabled (ValueError)  a ClickHouse object the router does not send (sinks.clickhouse.sink)
+     ├── input of the operator commands
+     │    ├── BadLine (ValueError)           a line of a transform input that is not a JSON object (cli.inputs)
+     │    ├── ops.sources.SourceError        a backfill file that cannot be found or read
+     │    └── sinks.clickhouse.sources.SourceError (RuntimeError)   a dump source that cannot be read
+     ├── operations refused or failed
+     │    ├── ReplayError                    an offset reset that must not or cannot happen (ops.offsets)
+     │    └── RedriveError (RuntimeError)    a re-drive whose topic is missing or unconfirmed (delivery.redrive)
+     ├── ClickHouse
+     │    ├── ClickHouseError (RuntimeError) a query or insert failed (sinks.clickhouse.client)
+     │    ├── SchemaError (RuntimeError)     an existing table cannot take our rows (sinks.clickhouse.schema)
+     │    └── RowError (ValueError)          a record cannot become a row (sinks.clickhouse.rows)
+     └── development stack
+          ├── ApiError                       the stand-in registry's Confluent-style error answer (devstack.registry)
+          └── RegistryStorageError (RuntimeError)   its storage topic (devstack.registry_log)
+
+A class also derives from the builtin named in brackets, so callers that catch
+the builtin keep working. Delivery failures are not exceptions: an LRS's
+answer is classified into an outcome (`delivery.outcome`).
 
 Reasons are part of the file-transform contract (`--explain`) and of dead-letter
 records: they are short snake_case words, optionally followed by `:detail`
@@ -13,26 +34,6 @@ records: they are short snake_case words, optionally followed by `:detail`
 
 from __future__ import annotations
 
+from stream_app.transforms.errors import MissingDimension, StreamAppError, TransformError
 
-class StreamAppError(Exception):
-    """Base class of every error stream_app raises on purpose."""
-
-
-class TransformError(StreamAppError):
-    """An event cannot be transformed; `reason` says why in a stable, short form."""
-
-    def __init__(self, reason: str, detail: str | None = None) -> None:
-        self.reason = reason if detail is None else f"{reason}:{detail}"
-        super().__init__(self.reason)
-
-
-class MissingDimension(TransformError):
-    """The user or course an event refers to is unknown (a late or missing CDC record)."""
-
-
-class DeliveryRetryable(StreamAppError):
-    """A delivery failed in a way that may succeed later."""
-
-
-class DeliveryRejected(StreamAppError):
-    """A delivery was refused by the receiver and must not be retried as is."""
+__all__ = ["MissingDimension", "StreamAppError", "TransformError"]

@@ -14,8 +14,12 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from stream_app.tables.dimensions import DEFAULT_ID_NAMESPACE
-from stream_app.transforms.settings import DEFAULT_LMS_ROOT_URL, DEFAULT_VERSION_STRING, TransformSettings
+from stream_app.transforms.settings import (
+    DEFAULT_ID_NAMESPACE,
+    DEFAULT_LMS_ROOT_URL,
+    DEFAULT_VERSION_STRING,
+    TransformSettings,
+)
 
 
 def parse_duration(value: str | float | int) -> float:

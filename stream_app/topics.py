@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import yaml
 
+from stream_app.errors import StreamAppError
+
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "topics.yaml"
 PACKAGED_FILE = Path(__file__).resolve().parent / "topics.yaml"
 ValueType = Literal["json", "avro", "raw"]
@@ -29,7 +31,7 @@ REQUIRED = (
 TEMPLATES = {"retry": ("{router}", "{tier}")}
 
 
-class TopicsFileError(ValueError):
+class TopicsFileError(StreamAppError, ValueError):
     """topics.yaml is malformed; the message names the topic and field."""
 
 

@@ -15,10 +15,12 @@ from typing import IO, Any, cast
 
 import orjson
 
+from stream_app.errors import StreamAppError
+
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-class BadLine(ValueError):
+class BadLine(StreamAppError, ValueError):
     """A line that is not a JSON object."""
 
 

@@ -32,6 +32,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import SecretStr
 
+from stream_app.errors import StreamAppError
 from stream_app.settings import parse_duration
 from stream_app.transforms.event import dotted
 
@@ -44,7 +45,7 @@ _KEYS = {"name", "type", "format", "url", "auth", "match_params", "override_args
          "retry_delays"}
 
 
-class RoutersFileError(ValueError):
+class RoutersFileError(StreamAppError, ValueError):
     """The routers file is invalid; the message names the router and field."""
 
 

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from stream_app.devstack.registry_log import KafkaRegistryLog, RegistryStorageError
 from stream_app.devstack.registry_state import Registration, RegistryState
+from stream_app.errors import StreamAppError
 from stream_app.kafka import bootstrap_servers
 from stream_app.topics import topics
 
@@ -39,7 +40,7 @@ INVALID_SCHEMA, INVALID_VERSION, STORE_ERROR = 42201, 42202, 50001
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class ApiError(Exception):
+class ApiError(StreamAppError):
     """An error answered with Confluent's JSON error body."""
 
     def __init__(self, status: int, code: int, message: str) -> None:

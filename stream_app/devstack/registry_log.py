@@ -18,6 +18,7 @@ import time
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Producer, TopicPartition
 
 from stream_app.devstack.registry_state import Registration
+from stream_app.errors import StreamAppError
 from stream_app.kafka import ensure_topics
 from stream_app.topics import TopicSpec
 
@@ -29,7 +30,7 @@ _PARTITION = 0
 _DELIVERY_TIMEOUT_MS = 10_000
 
 
-class RegistryStorageError(RuntimeError):
+class RegistryStorageError(StreamAppError, RuntimeError):
     """The storage topic could not be read or written."""
 
 

@@ -27,11 +27,13 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
+from stream_app.errors import StreamAppError
+
 TIMEOUT = 15.0
 IDLE_STATES = (ConsumerGroupState.EMPTY, ConsumerGroupState.DEAD, ConsumerGroupState.UNKNOWN)
 
 
-class ReplayError(Exception):
+class ReplayError(StreamAppError):
     """A reset that must not or cannot happen; the message says what to do."""
 
 

@@ -23,6 +23,8 @@ from typing import IO, Any
 import fsspec  # type: ignore[import-untyped]  # ships no type information
 from fsspec.implementations.local import LocalFileSystem  # type: ignore[import-untyped]
 
+from stream_app.errors import StreamAppError
+
 GZIP_MAGIC = b"\x1f\x8b"
 READ_BUFFER = 1 << 20
 _NUMBERED = re.compile(r"^(?P<base>.+)\.(?P<n>\d+)$")
@@ -30,7 +32,7 @@ _DATED = re.compile(r"^(?P<base>.+?)[-.](?P<date>\d{4}-?\d{2}-?\d{2})(?P<rest>(?
 _COMPRESSION = (".gz", ".gzip")
 
 
-class SourceError(Exception):
+class SourceError(StreamAppError):
     """A file could not be found or read; `line` is the line that failed to read (0: the file did not open)."""
 
     def __init__(self, name: str, message: str, line: int = 0) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from stream_app.errors import TransformError
 from stream_app.tables.cdc import Change
 from stream_app.transforms.dimensions import Block, Course, Team, User
+from stream_app.transforms.settings import DEFAULT_ID_NAMESPACE as DEFAULT_ID_NAMESPACE  # re-exported for the tables
 
 Store = MutableMapping[str, Any]
 
@@ -32,8 +33,6 @@ class Readable(Protocol):
 
 JSON = dict[str, Any]
 
-# The default namespace for generated external ids; configurable per deployment.
-DEFAULT_ID_NAMESPACE = uuid.UUID("5d6a4bb8-8a1c-5b9e-9f0e-6f70656e6564")
 ID_TYPES = ("xapi", "caliper")
 USER_TABLES = ("auth_user", "auth_userprofile", "external_user_ids_externalid")
 # The auth_userprofile columns Aspects' user_profile table holds (besides name, kept on its own).

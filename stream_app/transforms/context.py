@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from stream_app.errors import MissingDimension, TransformError
 from stream_app.transforms.dimensions import Course, User
+from stream_app.transforms.errors import MissingDimension, TransformError
 from stream_app.transforms.event import Event
 from stream_app.transforms.settings import TransformSettings
 

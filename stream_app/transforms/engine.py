@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stream_app.errors import MissingDimension, TransformError
 from stream_app.transforms import caliper, caliper11, xapi
 from stream_app.transforms.caliper.base import envelope
 from stream_app.transforms.caliper11.legacy import legacy_record
 from stream_app.transforms.caliper11.needs import resolve as resolve_caliper11
 from stream_app.transforms.context import NO_HOOKS, Ctx, XapiHooks
 from stream_app.transforms.dimensions import Course, Lookup, User
+from stream_app.transforms.errors import MissingDimension, TransformError
 from stream_app.transforms.event import Event
 from stream_app.transforms.filters import EventFilter
 from stream_app.transforms.normalise import normalise

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stream_app.errors import TransformError
+from stream_app.transforms.errors import TransformError
 
 
 def _find_nested(obj: dict[str, Any], key: str) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from stream_app.errors import TransformError
+from stream_app.transforms.errors import TransformError
 
 
 def _decode_object(value: Any) -> Any:

@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from stream_app.transforms.context import NO_HOOKS, Ctx, XapiHooks
+from stream_app.transforms.errors import StreamAppError
 
 Output = dict[str, Any] | list[dict[str, Any]]
 Transformer = Callable[[Ctx], Output]
@@ -24,7 +25,7 @@ ENTRY_POINT_GROUP = "stream_app.transformers"
 HOOKS_GROUP = "stream_app.xapi_hooks"
 
 
-class DuplicateTransformer(ValueError):
+class DuplicateTransformer(StreamAppError, ValueError):
     """A second transformer was registered for an event name."""
 
 

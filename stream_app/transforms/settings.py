@@ -7,16 +7,19 @@ parity runs against statements ERB already stored).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from stream_app import __version__
+from stream_app.transforms.version import __version__
 
 Ifi = Literal["external_id", "mbox", "mbox_sha1sum"]
 Sha1Form = Literal["erb", "spec"]
 
 DEFAULT_LMS_ROOT_URL = "http://localhost:18000"
 DEFAULT_VERSION_STRING = f"stream_app@{__version__}"
+# The default namespace of generated external ids (actor ids of users without one); configurable per deployment.
+DEFAULT_ID_NAMESPACE = uuid.UUID("5d6a4bb8-8a1c-5b9e-9f0e-6f70656e6564")
 
 
 @dataclass(frozen=True, slots=True)

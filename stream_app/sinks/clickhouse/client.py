@@ -20,10 +20,12 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from stream_app.errors import StreamAppError
+
 Row = Mapping[str, Any]
 
 
-class ClickHouseError(RuntimeError):
+class ClickHouseError(StreamAppError, RuntimeError):
     """A query or insert failed; the message carries ClickHouse's own error text."""
 
 

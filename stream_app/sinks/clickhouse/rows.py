@@ -28,6 +28,7 @@ from typing import Any
 
 import orjson
 
+from stream_app.errors import StreamAppError
 from stream_app.tables.dimensions import PROFILE_FIELDS
 from stream_app.transforms.dimensions import User
 
@@ -39,7 +40,7 @@ DETACHED_TYPES = frozenset({"about", "static_tab", "course_info"})
 _DEPTH = {"course": 0, "chapter": 1, "sequential": 2, "vertical": 3}
 
 
-class RowError(ValueError):
+class RowError(StreamAppError, ValueError):
     """A record cannot become a row (a missing key, a malformed id); the message says which field."""
 
 

@@ -26,13 +26,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from stream_app.errors import StreamAppError
+
 log = logging.getLogger(__name__)
 
 STATEMENTS_TABLE = "xapi_events_all"
 DUMP_STATE_TABLE = "stream_app_dump_state"
 
 
-class SchemaError(RuntimeError):
+class SchemaError(StreamAppError, RuntimeError):
     """An existing table cannot take our rows; the message names the table and column."""
 
 

@@ -17,11 +17,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from stream_app.delivery.routers import ClickHouseRouter
+from stream_app.errors import StreamAppError
 from stream_app.sinks.clickhouse.client import Client, Row, open_client
 from stream_app.sinks.clickhouse.schema import DUMP_STATE, PII_TABLES, TABLES, ensure_schema
 
 
-class ObjectNotEnabled(ValueError):
+class ObjectNotEnabled(StreamAppError, ValueError):
     """The router does not send this object (not in `objects`, or personal data without `pii: true`)."""
 
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
-from stream_app.errors import TransformError
+from stream_app.errors import StreamAppError, TransformError
 from stream_app.sinks.clickhouse.enrollments import ENROLLMENT_TABLE, change_ms, decode_enrollment
 from stream_app.tables.cdc import decode
 from stream_app.tables.dimensions import TABLES as DIMENSION_TABLES
@@ -55,7 +55,7 @@ class Source(Protocol):
         ...
 
 
-class SourceError(RuntimeError):
+class SourceError(StreamAppError, RuntimeError):
     """The source cannot be read (a malformed seed line, a missing topic)."""
 
 

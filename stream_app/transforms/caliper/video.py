@@ -14,11 +14,11 @@ import math
 from datetime import timedelta
 from typing import Any
 
-from stream_app.errors import TransformError
 from stream_app.transforms.blocks import usage_key
 from stream_app.transforms.caliper.base import JSON, base_object, caliper_event
 from stream_app.transforms.caliper.registry import CALIPER
 from stream_app.transforms.context import Ctx
+from stream_app.transforms.errors import TransformError
 
 _ACTIONS = {
     "load_video": "Started",

@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stream_app.errors import TransformError
 from stream_app.transforms import ids
 from stream_app.transforms.caliper.video import iso_duration
 from stream_app.transforms.caliper11.legacy import Record
 from stream_app.transforms.context import Ctx, parse_timestamp
+from stream_app.transforms.errors import TransformError
 
 JSON = dict[str, Any]
 CONTEXT_V1P1 = "http://purl.imsglobal.org/ctx/caliper/v1p1"

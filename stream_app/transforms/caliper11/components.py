@@ -10,10 +10,10 @@ the object, moving `path` back to the extra fields and dropping `user_id`.
 
 from __future__ import annotations
 
-from stream_app.errors import TransformError
 from stream_app.transforms.caliper11.base import JSON, Builder
 from stream_app.transforms.caliper11.registry import CALIPER11
 from stream_app.transforms.context import Ctx
+from stream_app.transforms.errors import TransformError
 
 _WIDGET = ("course_id", "module", "course_user_tags", "asides")
 _PEER = ("asides", "course_id", "course_user_tags", "module")

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from stream_app.errors import TransformError
+from stream_app.transforms.errors import TransformError
 
 # The fields the shim moves from `context` to the top level (each defaults to "").
 _CONTEXT_FIELDS = ("username", "session", "ip", "agent", "host", "referer", "accept_language")

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from stream_app.errors import TransformError
 from stream_app.transforms.caliper11 import needs
 from stream_app.transforms.caliper11.base import JSON, Builder
 from stream_app.transforms.caliper11.registry import CALIPER11
 from stream_app.transforms.context import Ctx
+from stream_app.transforms.errors import TransformError
 
 
 def _member(b: Builder, **extensions: Any) -> JSON:

@@ -19,8 +19,8 @@ from typing import Any, TypeGuard
 
 import orjson
 
-from stream_app.errors import MissingDimension
 from stream_app.transforms.dimensions import Lookup
+from stream_app.transforms.errors import MissingDimension
 
 MEMBER_EVENTS = frozenset((
     "edx.cohort.user_add_requested", "edx.cohort.user_added", "edx.cohort.user_removed",

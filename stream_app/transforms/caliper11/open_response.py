@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import orjson
 
-from stream_app.errors import TransformError
 from stream_app.transforms.caliper11.base import JSON, Builder, event_time
 from stream_app.transforms.caliper11.legacy import Record
 from stream_app.transforms.caliper11.registry import CALIPER11
 from stream_app.transforms.context import Ctx
+from stream_app.transforms.errors import TransformError
 
 _WITH_MODULE = ("asides", "course_id", "course_user_tags", "module")
 

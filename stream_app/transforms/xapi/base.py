@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from stream_app.errors import TransformError
 from stream_app.transforms import ids
 from stream_app.transforms.context import Ctx
+from stream_app.transforms.errors import TransformError
 from stream_app.transforms.xapi import vocab
 
 JSON = dict[str, Any]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from stream_app.errors import TransformError
 from stream_app.transforms.context import Ctx
+from stream_app.transforms.errors import TransformError
 from stream_app.transforms.xapi import vocab
 from stream_app.transforms.xapi.base import JSON, statement
 from stream_app.transforms.xapi.registry import XAPI

@@ -17,9 +17,9 @@ import json
 import math
 from typing import Any
 
-from stream_app.errors import TransformError
 from stream_app.transforms.blocks import form_block_id, referer_block_id
 from stream_app.transforms.context import Ctx
+from stream_app.transforms.errors import TransformError
 from stream_app.transforms.xapi import problem_children, vocab
 from stream_app.transforms.xapi.base import JSON, statement
 from stream_app.transforms.xapi.registry import XAPI

@@ -14,9 +14,9 @@ import math
 from datetime import timedelta
 from typing import Any
 
-from stream_app.errors import TransformError
 from stream_app.transforms.blocks import usage_key
 from stream_app.transforms.context import Ctx
+from stream_app.transforms.errors import TransformError
 from stream_app.transforms.xapi import vocab
 from stream_app.transforms.xapi.base import JSON, compact, context, statement
 from stream_app.transforms.xapi.registry import XAPI
