@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # The consumer group that reads the tracking topic (outside Faust's group); default `<app id>-ingest`.
     ingest_group: str = ""
     topics_file: str = ""
+    # Debezium's `<topic.prefix>.<database>` (e.g. lms.openedx): the LMS CDC topics are read as
+    # `<prefix>.<table>` instead of topics.yaml's names (read by stream_app.topics; see docs/debezium.md).
+    cdc_topic_prefix: str = ""
     partitions: int = 4
     replication_factor: int = 1
 

@@ -9,6 +9,29 @@ so rows may arrive in any order (an external id before its type, a profile
 before its user). Deleting an external id needs the row's before image
 (Debezium's default for MySQL, which Open edX runs); a bare tombstone after it
 changes nothing more.
+
+Deletes in any order. A user's rows come from three topics, so their changes
+interleave freely: on a fresh snapshot a profile may come before its auth_user
+row, and for a cascading delete MySQL's binlog, or the partitions of different
+topics, may bring the profile's or external id's delete (with its before image)
+after the auth_user delete. A users-table entry is therefore one of: a *user*
+(`known`: its auth_user row was seen; the only entries lookups and the web view
+show), *pending* child rows (no auth_user row yet: kept, invisible, and merged
+into the user when its auth_user row arrives; removed again when their own
+deletes empty them), or a *deletion marker* `{"id": ..., "deleted": true}`
+written by the auth_user delete in place of the record (no personal data).
+Any later child-row change of a marked user, delete or late update, is
+dropped with reason `user_deleted` (`skip_reason`; the worker counts it in
+`stream_app_cdc_dropped_total{table, reason}` and logs it), so a deleted user
+is never re-created as a stub; a child delete for a user never seen is dropped
+with `unknown_user` rather than written. An auth_user row for a marked id
+(MySQL does not reuse ids; a restored database might) replaces the marker.
+Memory stays bounded: a marker is one ~30-byte entry per deleted user, in the
+users table (RocksDB-backed, on disk, in the worker; its changelog is
+compacted), and pending entries exist only between a snapshot's child rows and
+their auth_user row. Courses come from one table, keyed and ordered by course
+id in one topic, so a course's delete and its tombstone remove the course and
+nothing can re-create it except a newer row of the same course.
 """
 
 from __future__ import annotations
@@ -83,12 +106,40 @@ def user_key_of(table: str, change: Change) -> str | None:
     return str(user_id)
 
 
+def _user_id(user_id: str) -> int | str:
+    return int(user_id) if user_id.isdigit() else user_id
+
+
+def is_deleted(record: JSON | None) -> bool:
+    """Whether a users-table entry is a deletion marker (the user's auth_user row was deleted)."""
+    return bool(record and record.get("deleted"))
+
+
+def skip_reason(record: JSON | None, table: str, change: Change) -> str | None:
+    """Why a user-row change is not applied to the stored entry (None: it is applied)."""
+    if table == "auth_user":
+        return None
+    if is_deleted(record):
+        return "user_deleted"
+    if record is None and change.op == "delete":
+        return "unknown_user"
+    return None
+
+
 def apply_user_change(record: JSON | None, user_id: str, table: str, change: Change) -> JSON | None:
-    """The user record after one change; None when the user is deleted (all personal data goes)."""
+    """The users-table entry after one change (see the module docstring); None removes it.
+
+    An auth_user delete leaves a deletion marker (all personal data goes); a change `skip_reason`
+    names leaves the entry as it was.
+    """
     row = change.row or {}
     if table == "auth_user" and change.op == "delete":
-        return None
-    new: JSON = dict(record) if record else {"id": int(user_id) if user_id.isdigit() else user_id, "ext": {}}
+        return {"id": _user_id(user_id), "deleted": True}
+    if skip_reason(record, table, change) is not None:
+        return record
+    if is_deleted(record):
+        record = None  # an auth_user row for a deleted id: a new user
+    new: JSON = dict(record) if record else {"id": _user_id(user_id), "ext": {}}
     if table == "auth_user":
         new.update(username=row.get("username"), email=row.get("email"), known=True)
     elif table == "auth_userprofile":
@@ -111,6 +162,8 @@ def apply_user_change(record: JSON | None, user_id: str, table: str, change: Cha
         new["ext"] = ext
     else:
         raise TransformError("unknown_cdc_table", table)
+    if not new.get("known") and not new.get("ext") and new.get("name") is None and new.get("profile") is None:
+        return None  # pending rows that their own deletes emptied: nothing to keep
     return new
 
 
@@ -255,6 +308,8 @@ class DimensionStores:
             if user_id is None:
                 return
             old = self.users.get(user_id)
+            if skip_reason(old, table, change) is not None:
+                return
             new = apply_user_change(old, user_id, table, change)
             _put(self.users, user_id, new)
             for username, record in username_updates(old, new):

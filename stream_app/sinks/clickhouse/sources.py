@@ -108,7 +108,7 @@ class CdcFileSource:
             return
         if table not in DIMENSION_TABLES:
             return  # topics the dump does not use (a seed may carry others)
-        change = decode(key, value)
+        change = decode(key, value, table)
         if change is None:
             return
         self._stores.apply(table, change)
