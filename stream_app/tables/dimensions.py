@@ -10,28 +10,21 @@ before its user). Deleting an external id needs the row's before image
 (Debezium's default for MySQL, which Open edX runs); a bare tombstone after it
 changes nothing more.
 
-Deletes in any order. A user's rows come from three topics, so their changes
-interleave freely: on a fresh snapshot a profile may come before its auth_user
-row, and for a cascading delete MySQL's binlog, or the partitions of different
-topics, may bring the profile's or external id's delete (with its before image)
-after the auth_user delete. A users-table entry is therefore one of: a *user*
-(`known`: its auth_user row was seen; the only entries lookups and the web view
-show), *pending* child rows (no auth_user row yet: kept, invisible, and merged
-into the user when its auth_user row arrives; removed again when their own
-deletes empty them), or a *deletion marker* `{"id": ..., "deleted": true}`
-written by the auth_user delete in place of the record (no personal data).
-Any later child-row change of a marked user, delete or late update, is
-dropped with reason `user_deleted` (`skip_reason`; the worker counts it in
-`stream_app_cdc_dropped_total{table, reason}` and logs it), so a deleted user
-is never re-created as a stub; a child delete for a user never seen is dropped
-with `unknown_user` rather than written. An auth_user row for a marked id
-(MySQL does not reuse ids; a restored database might) replaces the marker.
-Memory stays bounded: a marker is one ~30-byte entry per deleted user, in the
-users table (RocksDB-backed, on disk, in the worker; its changelog is
-compacted), and pending entries exist only between a snapshot's child rows and
-their auth_user row. Courses come from one table, keyed and ordered by course
-id in one topic, so a course's delete and its tombstone remove the course and
-nothing can re-create it except a newer row of the same course.
+Deletes in any order (a user's rows come from three topics that interleave freely). A
+users-table entry is a *user* (`known`: its auth_user row was seen; the only entries
+lookups and the web view show), *pending* child rows (no auth_user row yet, e.g. a fresh
+snapshot's profile; merged when the auth_user row arrives, removed when their own deletes
+empty them), or a *deletion marker* `{"id", "deleted": true}` that an auth_user delete
+leaves instead of the record. A later child-row change of a marked user (a cascade's
+child delete read after the parent's, a late update) is dropped with reason
+`user_deleted`, a child delete of a user never seen with `unknown_user` (`skip_reason`;
+the worker counts `stream_app_cdc_dropped_total{table, reason}`), so no stub is ever
+re-created; an auth_user row for a marked id replaces the marker. Memory is bounded by the
+number of users ever deleted: one ~30-byte marker each, without personal data, in the
+RocksDB-backed (on-disk) users table with a compacted changelog (ids are never reused, so a
+marker never needs to expire); pending entries live only until their auth_user row
+arrives. Courses come from one topic keyed and ordered by course id, so a course's delete
+and tombstone remove it and only a newer row of it brings it back.
 """
 
 from __future__ import annotations
