@@ -38,6 +38,8 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "held": ("stream_app_held", "Events held for a late user or course, by reason", ("reason",)),
     "skipped": ("stream_app_skipped", "Events no allow list wants or without a user, by reason", ("reason",)),
     "cdc": ("stream_app_cdc_records", "CDC change events applied, by table", ("table",)),
+    "cdc_dropped": ("stream_app_cdc_dropped", "User-row changes not applied (a child row of a deleted user, a "
+                    "child delete of an unknown user), by table and reason", ("table", "reason")),
     "registry": ("stream_app_registry_failures", "Schema registry calls that failed while the stream waited, "
                  "by kind (unavailable, refused)", ("kind",)),
 }

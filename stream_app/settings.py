@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     """Consumer group of the tracking topic's reader (`replay` moves it); empty = `<app id>-ingest`."""
     topics_file: str = ""
     """Your copy of `topics.yaml` (topic names); empty = the packaged one."""
+    cdc_topic_prefix: str = ""
+    """Debezium's `<topic.prefix>.<database>` (e.g. `lms.openedx`): the LMS CDC topics are read as
+    `<prefix>.<table>` instead of topics.yaml's names (docs/debezium.md)."""
     partitions: int = 4
     """Partitions of the topics stream_app creates (and of its partitioned tables)."""
     replication_factor: int = 1

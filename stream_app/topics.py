@@ -2,7 +2,9 @@
 
 Code names a topic by its key (`TOPICS["xapi"].name`); the YAML file is the only
 place a topic name string appears. Unknown keys, unknown value types or a missing
-declaration stop start-up with a message naming the topic and field.
+declaration stop start-up with a message naming the topic and field. A CDC topic
+that declares its LMS `table` is read as `<STREAM_APP_CDC_TOPIC_PREFIX>.<table>`
+when that setting is set (Debezium's own topic names, without a copy of this file).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class TopicSpec:
     compacting: bool = False
     retention: float | None = None
     description: str = ""
+    table: str | None = None  # the LMS table a CDC topic carries (named `<cdc prefix>.<table>` with a prefix)
 
 
 _FIELDS = {f.name for f in fields(TopicSpec)} - {"key"}
@@ -65,18 +68,33 @@ def _spec(key: str, raw: Any) -> TopicSpec:
         raise TopicsFileError(f"topic {key!r}: field 'value' must be json, avro or raw")
     if raw.get("value") == "avro" and not raw.get("record"):
         raise TopicsFileError(f"topic {key!r}: avro topics need field 'record'")
+    if "table" in raw and (not isinstance(raw["table"], str) or not raw["table"] or "." in raw["table"]):
+        raise TopicsFileError(f"topic {key!r}: field 'table' must be a table name (no dots)")
     return TopicSpec(key=key, **raw)
 
 
-def load_topics(path: str | Path | None = None) -> dict[str, TopicSpec]:
-    """Parse a topics file (default: STREAM_APP_TOPICS_FILE, else the repository's topics.yaml)."""
+def with_cdc_prefix(specs: dict[str, TopicSpec], prefix: str) -> dict[str, TopicSpec]:
+    """The declarations with every LMS CDC topic named `<prefix>.<table>` (Debezium's topic name)."""
+    prefix = prefix.strip().rstrip(".")
+    if not prefix:
+        return specs
+    return {key: replace(s, name=f"{prefix}.{s.table}") if s.table else s for key, s in specs.items()}
+
+
+def load_topics(path: str | Path | None = None, cdc_prefix: str | None = None) -> dict[str, TopicSpec]:
+    """Parse a topics file (default: STREAM_APP_TOPICS_FILE, else the repository's topics.yaml).
+
+    `cdc_prefix` (default: STREAM_APP_CDC_TOPIC_PREFIX) renames the LMS CDC topics, see `with_cdc_prefix`.
+    """
     if path is None:
         env = os.environ.get("STREAM_APP_TOPICS_FILE")
         path = Path(env) if env else (DEFAULT_FILE if DEFAULT_FILE.exists() else PACKAGED_FILE)
+    if cdc_prefix is None:
+        cdc_prefix = os.environ.get("STREAM_APP_CDC_TOPIC_PREFIX", "")
     data = yaml.safe_load(Path(path).read_text())
     if not isinstance(data, dict) or not isinstance(data.get("topics"), dict):
         raise TopicsFileError(f"{path}: expected a top-level 'topics' mapping")
-    specs = {key: _spec(key, raw) for key, raw in data["topics"].items()}
+    specs = with_cdc_prefix({key: _spec(key, raw) for key, raw in data["topics"].items()}, cdc_prefix)
     missing = [key for key in REQUIRED if key not in specs]
     if missing:
         raise TopicsFileError(f"{path}: missing topic declaration(s) {missing}")

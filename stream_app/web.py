@@ -1,7 +1,8 @@
 """Web views on the worker: health, table sizes, and tables by key (routed to the owning worker).
 
 `/stream-app/users/{key}` is served by the worker that owns the key's partition
-(Faust's `table_route` forwards the request); the username index, courses and
+(Faust's `table_route` forwards the request) and shows users only (entries
+without an auth_user row, pending or deleted, show as null); the username index, courses and
 blocks are global, so any worker answers. Personal data
 (email, name) is masked unless `STREAM_APP_WEB_SHOW_PERSONAL_DATA=true`.
 """
@@ -70,8 +71,23 @@ async def table_sizes(web: Any, request: Any) -> Any:
 @app.page("/stream-app/users/{key}/")
 @app.table_route(table=users, match_info="key")
 async def user_by_id(web: Any, request: Any, key: str) -> Any:
-    """One user record by user id."""
-    return web.json({"key": key, "value": mask(users.get(key))})
+    """One user record by user id; `value` is null unless the user's auth_user row exists.
+
+    `state` says what the table holds: `user`, `pending` (child rows waiting for their auth_user
+    row), `deleted` (a deletion marker) or `absent`.
+    """
+    return web.json({"key": key, **user_view(users.get(key))})
+
+
+def user_view(record: Any) -> dict[str, Any]:
+    """The web view of one users-table entry: only users (auth_user row seen) show a value."""
+    if not isinstance(record, dict):
+        return {"value": None, "state": "absent"}
+    if record.get("deleted"):
+        return {"value": None, "state": "deleted"}
+    if not record.get("known"):
+        return {"value": None, "state": "pending"}
+    return {"value": mask(record), "state": "user"}
 
 
 @app.page("/stream-app/usernames/{key}/")

@@ -3,7 +3,12 @@
 User-related rows (auth_user, auth_userprofile, external ids) are re-keyed by
 user id onto `user-changes`, so that one agent owns each user's record in the
 partitioned `users` table; that agent also keeps the global username index. External
-id types, courses and blocks go straight into their global tables.
+id types, courses and blocks go straight into their global tables. Values are
+decoded from Debezium's encodings by source table (`tables/cdc.py`), and each
+topic's name comes from topics.yaml, or from `STREAM_APP_CDC_TOPIC_PREFIX` for
+the LMS tables (`topics.py`). A child-row change of a deleted user (or a child
+delete of a user never seen) is not applied: it is counted in
+`stream_app_cdc_dropped_total{table, reason}` and logged (see `tables/dimensions.py`).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from stream_app.agents.common import COUNTS, dead_letter
+from stream_app.agents.common import COUNTS, dead_letter, log
 from stream_app.application import app, topic
 from stream_app.errors import TransformError
 from stream_app.tables.cdc import Change, decode
@@ -22,6 +27,7 @@ from stream_app.tables.dimensions import (
     block_row,
     course_row,
     external_id_type_row,
+    skip_reason,
     team_row,
     user_key_of,
     username_of,
@@ -80,7 +86,7 @@ def _make_cdc_agent(topic_key: str, table: str) -> None:
         async for event in stream.events():
             message = event.message
             try:
-                change = decode(message.key, message.value)
+                change = decode(message.key, message.value, table)
                 if change is not None:
                     _apply(table, change)
                     COUNTS[f"cdc:{table}"] += 1
@@ -102,6 +108,12 @@ async def update_users(stream: Any) -> None:
         try:
             user_id, table, change = decode_user_change(message)
             old = users.get(user_id)
+            reason = skip_reason(old, table, change)
+            if reason is not None:
+                COUNTS[f"cdc_dropped:{table}:{reason}"] += 1
+                log.info("cdc: %s change of user %s not applied (%s)", table, user_id, reason,
+                         extra={"table": table, "reason": reason, "user_id": user_id})
+                continue
             new = apply_user_change(old, user_id, table, change)
             put_user(user_id, new)
             COUNTS[f"users:{table}"] += 1

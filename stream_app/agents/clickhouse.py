@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from stream_app.agents.cdc import decode_user_change
+from stream_app.agents.cdc import CDC_TOPICS, decode_user_change
 from stream_app.agents.common import COUNTS, SETTINGS, dead_letter, log
 from stream_app.agents.delivery import Item, delivery_agents
 from stream_app.agents.stats import STATS
@@ -142,7 +142,7 @@ def _dimension_agent(router: ClickHouseRouter, topic_key: str, object_name: str,
             changes: list[tuple[Change, int | None]] = []
             for event in batch:
                 try:
-                    change = decode(event.message.key, event.message.value)
+                    change = decode(event.message.key, event.message.value, CDC_TOPICS[topic_key])
                 except TransformError as exc:
                     dead_letter("clickhouse", exc.reason, event.message, router=router.name)
                     continue
@@ -225,7 +225,7 @@ def _retirement_agent(router: ClickHouseRouter) -> None:
     async def retire_users(stream: Any) -> None:
         async for event in stream.events():
             try:
-                change = decode(event.message.key, event.message.value)
+                change = decode(event.message.key, event.message.value, "auth_user")
             except TransformError:
                 continue  # the CDC agent dead-letters malformed records already
             if change is None or change.op != "delete" or change.key is None:

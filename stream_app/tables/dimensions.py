@@ -9,6 +9,22 @@ so rows may arrive in any order (an external id before its type, a profile
 before its user). Deleting an external id needs the row's before image
 (Debezium's default for MySQL, which Open edX runs); a bare tombstone after it
 changes nothing more.
+
+Deletes in any order (a user's rows come from three topics that interleave freely). A
+users-table entry is a *user* (`known`: its auth_user row was seen; the only entries
+lookups and the web view show), *pending* child rows (no auth_user row yet, e.g. a fresh
+snapshot's profile; merged when the auth_user row arrives, removed when their own deletes
+empty them), or a *deletion marker* `{"id", "deleted": true}` that an auth_user delete
+leaves instead of the record. A later child-row change of a marked user (a cascade's
+child delete read after the parent's, a late update) is dropped with reason
+`user_deleted`, a child delete of a user never seen with `unknown_user` (`skip_reason`;
+the worker counts `stream_app_cdc_dropped_total{table, reason}`), so no stub is ever
+re-created; an auth_user row for a marked id replaces the marker. Memory is bounded by the
+number of users ever deleted: one ~30-byte marker each, without personal data, in the
+RocksDB-backed (on-disk) users table with a compacted changelog (ids are never reused, so a
+marker never needs to expire); pending entries live only until their auth_user row
+arrives. Courses come from one topic keyed and ordered by course id, so a course's delete
+and tombstone remove it and only a newer row of it brings it back.
 """
 
 from __future__ import annotations
@@ -82,12 +98,40 @@ def user_key_of(table: str, change: Change) -> str | None:
     return str(user_id)
 
 
+def _user_id(user_id: str) -> int | str:
+    return int(user_id) if user_id.isdigit() else user_id
+
+
+def is_deleted(record: JSON | None) -> bool:
+    """Whether a users-table entry is a deletion marker (the user's auth_user row was deleted)."""
+    return bool(record and record.get("deleted"))
+
+
+def skip_reason(record: JSON | None, table: str, change: Change) -> str | None:
+    """Why a user-row change is not applied to the stored entry (None: it is applied)."""
+    if table == "auth_user":
+        return None
+    if is_deleted(record):
+        return "user_deleted"
+    if record is None and change.op == "delete":
+        return "unknown_user"
+    return None
+
+
 def apply_user_change(record: JSON | None, user_id: str, table: str, change: Change) -> JSON | None:
-    """The user record after one change; None when the user is deleted (all personal data goes)."""
+    """The users-table entry after one change (see the module docstring); None removes it.
+
+    An auth_user delete leaves a deletion marker (all personal data goes); a change `skip_reason`
+    names leaves the entry as it was.
+    """
     row = change.row or {}
     if table == "auth_user" and change.op == "delete":
-        return None
-    new: JSON = dict(record) if record else {"id": int(user_id) if user_id.isdigit() else user_id, "ext": {}}
+        return {"id": _user_id(user_id), "deleted": True}
+    if skip_reason(record, table, change) is not None:
+        return record
+    if is_deleted(record):
+        record = None  # an auth_user row for a deleted id: a new user
+    new: JSON = dict(record) if record else {"id": _user_id(user_id), "ext": {}}
     if table == "auth_user":
         new.update(username=row.get("username"), email=row.get("email"), known=True)
     elif table == "auth_userprofile":
@@ -110,6 +154,8 @@ def apply_user_change(record: JSON | None, user_id: str, table: str, change: Cha
         new["ext"] = ext
     else:
         raise TransformError("unknown_cdc_table", table)
+    if not new.get("known") and not new.get("ext") and new.get("name") is None and new.get("profile") is None:
+        return None  # pending rows that their own deletes emptied: nothing to keep
     return new
 
 
@@ -254,6 +300,8 @@ class DimensionStores:
             if user_id is None:
                 return
             old = self.users.get(user_id)
+            if skip_reason(old, table, change) is not None:
+                return
             new = apply_user_change(old, user_id, table, change)
             _put(self.users, user_id, new)
             for username, record in username_updates(old, new):

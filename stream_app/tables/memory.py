@@ -46,7 +46,7 @@ class MemoryLookup:
 
     def apply(self, topic: str, key: Any, value: Any) -> None:
         """Apply one CDC record; raises TransformError for an unknown table or a malformed record."""
-        change = decode(key, value)
+        change = decode(key, value, table_of(topic))
         if change is not None and table_of(topic) == TEAMS_TABLE:
             self._apply_team(change)
         elif change is not None:

@@ -50,7 +50,7 @@ def change_ms(value: Any) -> int | None:
 
 def decode_enrollment(key: Any, value: Any) -> EnrollmentChange | None:
     """Decode one `student_courseenrollment` record; None for records that change nothing."""
-    change = decode(key, value)
+    change = decode(key, value, ENROLLMENT_TABLE)
     if change is None:
         return None
     row = change.row or {}

@@ -29,7 +29,15 @@ from stream_app.errors import StreamAppError, TransformError
 from stream_app.sinks.clickhouse.enrollments import ENROLLMENT_TABLE, change_ms, decode_enrollment
 from stream_app.tables.cdc import decode
 from stream_app.tables.dimensions import TABLES as DIMENSION_TABLES
-from stream_app.tables.dimensions import USER_TABLES, DimensionStores, block_row, course_row, table_of, user_key_of
+from stream_app.tables.dimensions import (
+    USER_TABLES,
+    DimensionStores,
+    block_row,
+    course_row,
+    is_deleted,
+    table_of,
+    user_key_of,
+)
 
 LOGICAL_TABLES = ("users", "ext_types", "courses", "blocks", "enrollments", "profiles")
 # Block columns a CDC producer may add beyond our block record (see rows.py on block order).
@@ -108,7 +116,7 @@ class CdcFileSource:
             return
         if table not in DIMENSION_TABLES:
             return  # topics the dump does not use (a seed may carry others)
-        change = decode(key, value)
+        change = decode(key, value, table)
         if change is None:
             return
         self._stores.apply(table, change)
@@ -116,8 +124,11 @@ class CdcFileSource:
             user_id = user_key_of(table, change)
             if user_id is None:
                 return
-            self._put("users", user_id, self._stores.users.get(user_id), ts)
-            if table == "auth_userprofile":
+            stored = self._stores.users.get(user_id)
+            self._put("users", user_id, stored, ts)
+            if is_deleted(stored):  # the user's personal data goes with it; late child rows stay out
+                self._put("profiles", user_id, None, ts)
+            elif table == "auth_userprofile":
                 self._put("profiles", user_id, None if change.op == "delete" else change.row, ts)
         elif table == "external_user_ids_externalidtype":
             type_id = str(change.key if change.row is None else change.row.get("id", change.key))
