@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # Caliper 1.1: also emit page views (CT only logged them locally; off delivers exactly what CT delivered).
     caliper11_page_views: bool = False
     tracking_format: Literal["json", "event-bus-avro"] = "json"
+    # Statement ids as ERB's live paths made them (live: from the timestamp as a datetime) or as its
+    # file replays and unit tests do (replay: from the timestamp text). See docs/statement-ids.md.
+    xapi_id_form: Literal["live", "replay"] = "live"
     external_id_namespace: uuid.UUID = DEFAULT_ID_NAMESPACE
     generate_external_ids: bool = True
     external_id_grace: float = 30.0
@@ -105,6 +108,7 @@ class Settings(BaseSettings):
             caliper11_personal_data=self.caliper11_personal_data,
             caliper11_passthrough=self.caliper11_passthrough,
             caliper11_page_views=self.caliper11_page_views,
+            xapi_id_form=self.xapi_id_form,
         )
 
     def tracking_group(self) -> str:
