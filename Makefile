@@ -30,8 +30,8 @@ LMS_VENV := .venv-lms
 LMS_STAMP := $(LMS_VENV)/.installed
 LMS_REQUIREMENTS := tests/integration/lms/requirements.txt
 PYENV_ROOT ?= $(or $(shell pyenv root 2>/dev/null),$(HOME)/.pyenv)
-LMS_PY ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.12.1/bin/python $(PYENV_ROOT)/versions/3.12.*/bin/python) \
-	$(shell command -v python3.12 2>/dev/null))
+LMS_PY ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.12.1/bin/python $(PYENV_ROOT)/versions/3.12.*/bin/python \
+	/root/.pyenv/versions/3.12.*/bin/python) $(shell command -v python3.12 2>/dev/null))
 
 $(LMS_STAMP): $(LMS_REQUIREMENTS)
 	@test -n "$(LMS_PY)" || { echo "make lms: no Python 3.12 found; install one (pyenv install 3.12.1) or set LMS_PY"; exit 1; }

@@ -4,7 +4,8 @@ The LMS side runs the real packages (openedx-events 11.2, edx-event-bus-kafka 6.
 4.1.5) in their own Python 3.12 virtualenv (`make lms`, `.venv-lms`; `STREAM_APP_TEST_LMS_PYTHON`
 overrides the interpreter), configured as edx-platform's producer settings are: event-tracking's
 `EventBusRoutingBackend.send` puts Avro `TrackingLogData` on `<prefix>-analytics` through the
-development schema registry. The worker reads that topic with `STREAM_APP_TRACKING_FORMAT=event-bus-avro`.
+development schema registry, with docs/lms-event-bus.md's LMS settings block as the settings. The
+worker reads that topic with `STREAM_APP_TRACKING_FORMAT=event-bus-avro`.
 ERB's side of the comparison is rebuilt from the real packages too: edx-event-bus-kafka's consumer and
 event-tracking's signal handler hand the event to the backend ERB's router sits at, which records the
 timestamp it was given (a datetime); ERB's id formula is then applied with tincan's own JSON forms.
@@ -25,6 +26,7 @@ import yaml
 
 from stream_app.topics import load_topics
 from tests.integration.stack import Stack, wait_until, web_json
+from tests.unit.test_lms_event_bus_docs import documented_tracking_logs
 
 ROOT = Path(__file__).resolve().parents[2]
 LMS_SIDE = Path(__file__).parent / "lms" / "lms_side.py"
@@ -92,8 +94,9 @@ def test_the_real_lms_producer_gives_erbs_event_bus_statement_ids(stack: Stack, 
     config = tmp_path / "lms.json"
     config.write_text(json.dumps({
         "bootstrap": stack.bootstrap, "registry_url": stack.registry_url, "topic_prefix": prefix,
-        "group": f"{prefix}-erb", "tracking_logs": sorted({e["name"] for e in EVENTS}),
+        "group": f"{prefix}-erb", "settings_doc": str(ROOT / "docs" / "lms-event-bus.md"),
     }))
+    assert {e["name"] for e in EVENTS} <= set(documented_tracking_logs())
     events = tmp_path / "lms-events.jsonl"
     events.write_text("".join(json.dumps(e) + "\n" for e in EVENTS))
 

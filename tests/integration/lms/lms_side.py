@@ -3,7 +3,8 @@
 openedx-events, edx-event-bus-kafka and event-tracking pin Django and need Python 3.12, so they cannot
 live in stream_app's virtualenv: the integration test runs this script under `.venv-lms/bin/python`
 (`STREAM_APP_TEST_LMS_PYTHON` overrides it). Django is configured with `settings.configure(...)` the
-way edx-platform's producer settings are (docs/lms-event-bus.md), then one of three commands runs:
+way edx-platform's producer settings are — the settings block of docs/lms-event-bus.md, verbatim, with
+this test's broker and registry addresses — then one of three commands runs:
 
     produce CONFIG EVENTS   event-tracking's EventBusRoutingBackend.send for each event of the JSONL
                             file (its timestamp held as a timezone-aware datetime, as the LMS tracker
@@ -15,7 +16,7 @@ way edx-platform's producer settings are (docs/lms-event-bus.md), then one of th
     ids STATEMENTS          for each JSONL line `{"statement", "timestamp", "child_id"}`, ERB's statement
                             id formula with tincan's own Agent/Verb JSON: one id per line on stdout.
 
-CONFIG is a JSON object: bootstrap, registry_url, topic_prefix, group, tracking_logs (event names).
+CONFIG is a JSON object: settings_doc (the page's path), bootstrap, registry_url, topic_prefix, group.
 """
 
 from __future__ import annotations
@@ -47,49 +48,51 @@ class CaptureBackend:
             consumer._shut_down()  # edx-event-bus-kafka's own way out of its consume loop
 
 
+def documented_settings(path: str) -> dict[str, Any]:
+    """The LMS settings block of docs/lms-event-bus.md, run as the LMS's settings module would run it."""
+    text = open(path, encoding="utf-8").read()
+    section = text[text.index("## LMS settings"):]
+    block = section[section.index("```python\n") + len("```python\n"):section.index("\n```\n")]
+    namespace: dict[str, Any] = {"EVENT_TRACKING_BACKENDS": {}}
+    exec(compile(block, path, "exec"), namespace)  # noqa: S102 — the operator's settings, verbatim
+    return {key: value for key, value in namespace.items() if key.isupper()}
+
+
 def configure(config: dict[str, Any]) -> None:
-    """edx-platform's event-bus producer (and consumer) settings, as an operator adds them."""
+    """Django with the documented LMS settings; only the cluster's addresses are this test's."""
     import django
     from django.conf import settings
 
+    lms = documented_settings(config["settings_doc"])
+    lms.update(
+        EVENT_BUS_KAFKA_BOOTSTRAP_SERVERS=config["bootstrap"],
+        EVENT_BUS_KAFKA_SCHEMA_REGISTRY_URL=config["registry_url"],
+        EVENT_BUS_TOPIC_PREFIX=config["topic_prefix"],
+    )
+    # On the consuming side, ERB's router is a backend of the event-bus engine: the recorder stands there.
+    for engine in lms["EVENT_TRACKING_BACKENDS"].values():
+        if engine["ENGINE"] == "eventtracking.backends.event_bus.EventBusRoutingBackend":
+            engine["OPTIONS"]["backends"] = {"xapi": {"ENGINE": "__main__.CaptureBackend", "OPTIONS": {}}}
     settings.configure(
         INSTALLED_APPS=["eventtracking.django.apps.EventTrackingConfig", "openedx_events", "edx_event_bus_kafka"],
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         USE_TZ=True,
         EVENT_TRACKING_ENABLED=True,
         EVENT_TRACKING_PROCESSORS=[],
-        EVENT_TRACKING_BACKENDS={
-            "xapi": {
-                "ENGINE": "eventtracking.backends.event_bus.EventBusRoutingBackend",
-                "OPTIONS": {
-                    "backend_name": "xapi",
-                    "processors": [],
-                    "backends": {"xapi": {"ENGINE": "__main__.CaptureBackend", "OPTIONS": {}}},
-                },
-            },
-        },
-        SEND_TRACKING_EVENT_EMITTED_SIGNAL=True,
-        EVENT_BUS_TRACKING_LOGS=config["tracking_logs"],
-        EVENT_BUS_PRODUCER="edx_event_bus_kafka.create_producer",
         EVENT_BUS_CONSUMER="edx_event_bus_kafka.KafkaEventConsumer",
-        EVENT_BUS_PRODUCER_CONFIG={
-            "org.openedx.analytics.tracking.event.emitted.v1": {
-                "analytics": {"event_key_field": "tracking_log.name", "enabled": True},
-            },
-        },
-        EVENT_BUS_KAFKA_BOOTSTRAP_SERVERS=config["bootstrap"],
-        EVENT_BUS_KAFKA_SCHEMA_REGISTRY_URL=config["registry_url"],
-        EVENT_BUS_TOPIC_PREFIX=config["topic_prefix"],
         EVENT_BUS_KAFKA_CONSUMER_CONSECUTIVE_ERRORS_LIMIT=5,
+        OPENEDX_TELEMETRY=[],
+        **lms,
     )
     django.setup()
 
 
 def produce(config: dict[str, Any], events_path: str) -> None:
+    from eventtracking.backends.event_bus import EventBusRoutingBackend
     from eventtracking.tracker import get_tracker
     from openedx_events.event_bus import get_producer
 
-    backend = get_tracker().backends["xapi"]
+    (backend,) = [b for b in get_tracker().backends.values() if isinstance(b, EventBusRoutingBackend)]
     sent = 0
     with open(events_path, encoding="utf-8") as lines:
         for line in lines:
