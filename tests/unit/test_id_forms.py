@@ -141,6 +141,7 @@ def test_problem_check_children_use_the_live_form_with_their_own_namespace() -> 
     live = Engine(LIVE, plugins=False).transform("xapi", MULTI.event, LOOKUP)
     assert [s["id"] for s in live] == erb_ids(live, str(datetime.fromisoformat(stamp)))
     assert len({s["id"] for s in live}) == len(live)
+    assert {s["context"]["statement"]["id"] for s in live[1:]} == {live[0]["id"]}  # the parent's live id
     assert [s["id"] for s in Engine(REPLAY, plugins=False).transform("xapi", MULTI.event, LOOKUP)] == [
         s["id"] for s in expected[1]]
 
