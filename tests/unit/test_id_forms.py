@@ -216,3 +216,15 @@ def test_cli_gives_erbs_live_ids_by_default_and_its_replay_ids_with_id_form_repl
         assert [s["id"] for s in got_live["output"]] == erb_ids(statements, stamp), name
         compared += 1
     assert compared > 50
+
+
+def test_cli_gives_live_ids_for_every_input_shape(tmp_path: Path) -> None:
+    event = VIDEO.event
+    bus = {"tracking_log": {"name": event["name"], "timestamp": event["timestamp"],
+                            "data": orjson.dumps(event["data"]).decode(),
+                            "context": orjson.dumps(event["context"]).decode()}}
+    shapes = [event, _tracking_log_line(event), bus]
+    for args, want in (((), "6d582bd3-494a-5312-a776-bb09746d2b01"),
+                       (("--id-form", "replay"), "f7c8b743-f18f-5016-8455-35ff8a2f8020")):
+        out = _cli(tmp_path, shapes, "--version-string", "event-routing-backends@1.1.1", *args)
+        assert [[s["id"] for s in line["output"]] for line in out] == [[want]] * 3
