@@ -1,6 +1,7 @@
 # Two entry points, both self-installing on a fresh machine (Python 3.11+ and make are all they need):
 #   make run   — the embedded stack (broker, registry, worker) on the sample data, showing the statements
-#   make test  — lint, type checks and the whole test suite (what CI runs); installs the test LRS (Ralph) first
+#   make test  — lint, type checks and the whole test suite (what CI runs); installs the test LRS (Ralph) and
+#                the LMS's event-bus packages (.venv-lms, Python 3.12) first
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -22,10 +23,30 @@ $(RALPH_STAMP):
 	$(RALPH_VENV)/bin/pip install --quiet 'ralph-malph[cli,lrs]==5.1.0' requests
 	touch $(RALPH_STAMP)
 
-.PHONY: install ralph run test lint bench
+# The LMS side of the event bus (openedx-events, edx-event-bus-kafka, event-tracking) needs Python 3.12
+# and pins Django: the integration test drives it from a virtualenv of its own, built with pyenv's 3.12
+# (LMS_PY=/path/to/python3.12 overrides the search).
+LMS_VENV := .venv-lms
+LMS_STAMP := $(LMS_VENV)/.installed
+LMS_REQUIREMENTS := tests/integration/lms/requirements.txt
+PYENV_ROOT ?= $(or $(shell pyenv root 2>/dev/null),$(HOME)/.pyenv)
+LMS_PY ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.12.1/bin/python $(PYENV_ROOT)/versions/3.12.*/bin/python \
+	/root/.pyenv/versions/3.12.*/bin/python) $(shell command -v python3.12 2>/dev/null))
+
+$(LMS_STAMP): $(LMS_REQUIREMENTS)
+	@test -n "$(LMS_PY)" || { echo "make lms: no Python 3.12 found; install one (pyenv install 3.12.1) or set LMS_PY"; exit 1; }
+	rm -rf $(LMS_VENV)
+	$(LMS_PY) -m venv $(LMS_VENV)
+	$(LMS_VENV)/bin/pip install --quiet --upgrade pip
+	$(LMS_VENV)/bin/pip install --quiet -r $(LMS_REQUIREMENTS)
+	touch $(LMS_STAMP)
+
+.PHONY: install ralph lms run test lint bench
 install: $(STAMP)
 
 ralph: $(RALPH_STAMP)
+
+lms: $(LMS_STAMP)
 
 run: $(STAMP) $(RALPH_STAMP)
 	$(BIN)/stream-app dev
@@ -34,7 +55,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check stream_app tests benchmarks
 	$(BIN)/mypy
 
-test: lint $(RALPH_STAMP)
+test: lint $(RALPH_STAMP) $(LMS_STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)

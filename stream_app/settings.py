@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     """Caliper 1.1: also emit page views (CT only logged them locally; off delivers exactly what CT delivered)."""
     tracking_format: Literal["json", "event-bus-avro"] = "json"
     """`json`, or `event-bus-avro` (the event bus's Avro `TrackingLogData`; JSON still accepted)."""
+    xapi_id_form: Literal["live", "replay"] = "live"
+    """xAPI statement ids as ERB's live paths made them (`live`: from the timestamp as a datetime) or as its
+    file replays and unit tests do (`replay`: from the timestamp text); docs/statement-ids.md."""
     external_id_namespace: uuid.UUID = DEFAULT_ID_NAMESPACE
     """uuid5 namespace of generated external ids (keep it stable forever)."""
     generate_external_ids: bool = True
@@ -149,6 +152,7 @@ class Settings(BaseSettings):
             caliper11_personal_data=self.caliper11_personal_data,
             caliper11_passthrough=self.caliper11_passthrough,
             caliper11_page_views=self.caliper11_page_views,
+            xapi_id_form=self.xapi_id_form,
         )
 
     def tracking_group(self) -> str:

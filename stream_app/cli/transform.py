@@ -75,19 +75,22 @@ def _summary(read: int, written: int, rejects: Counter[str], skipped: int) -> st
                    "instead of rejecting them.")
 @click.option("--caliper11-page-views", is_flag=True,
               help="caliper11: also transform page views (URL-path event types), which CT only logged locally.")
+@click.option("--id-form", "id_form", type=click.Choice(["live", "replay"]), default="live", show_default=True,
+              help="xAPI statement ids as ERB's live paths made them (from the timestamp as a datetime) or as "
+                   "its file replays did (from the timestamp text); see docs/statement-ids.md.")
 @click.option("--allow", "allow", multiple=True,
               help="Replace the allow list: event names, or re:<regex> for whole-name patterns (repeatable).")
 def transform_command(
     fmt: str, cdc: str | None, input_path: str, output_path: str, explain: bool, lms_root_url: str, ifi: Any,
     mbox_sha1sum_form: Any, version_string: str, sensor_id: str | None, caliper11_personal_data: bool,
-    caliper11_passthrough: bool, caliper11_page_views: bool, allow: tuple[str, ...],
+    caliper11_passthrough: bool, caliper11_page_views: bool, id_form: Any, allow: tuple[str, ...],
 ) -> None:
     """Transform tracking events into xAPI statements or Caliper events."""
     settings = TransformSettings(lms_root_url=lms_root_url, ifi=ifi, mbox_sha1sum_form=mbox_sha1sum_form,
                                  version_string=version_string, sensor_id=sensor_id,
                                  caliper11_personal_data=caliper11_personal_data,
                                  caliper11_passthrough=caliper11_passthrough,
-                                 caliper11_page_views=caliper11_page_views)
+                                 caliper11_page_views=caliper11_page_views, xapi_id_form=id_form)
     try:
         filters = {fmt: EventFilter.parse(allow)} if allow else None
     except ValueError as exc:

@@ -164,6 +164,18 @@ class Ctx:
             raise TransformError("missing_field", "timestamp")
         return raw
 
+    def id_timestamp(self) -> Any:
+        """The timestamp as ERB's transformer held it on the path reproduced (`xapi_id_form`).
+
+        `live`: the parsed, timezone-aware datetime (ERB's live paths rebuild one: `str()` of it
+        has a space before the time, keeps the offset and drops a zero fraction); `replay`: the
+        raw value, as ERB's file replays and unit tests hand it over. A timestamp that cannot be
+        parsed is rejected in both forms, by the statement's own `timestamp`.
+        """
+        if self.settings.xapi_id_form == "live":
+            return self.timestamp()
+        return self.raw_timestamp()
+
     def timestamp(self) -> datetime:
         """The parsed event time (cached)."""
         value = self._memo.get("ts")

@@ -1,9 +1,11 @@
 """Deterministic statement ids, byte-compatible with event-routing-backends (and tincan).
 
-ERB's xAPI id is `uuid5(uuid5(DNS_NAMESPACE, verb_json), actor_json + "-" + raw_timestamp)`,
+ERB's xAPI id is `uuid5(uuid5(DNS_NAMESPACE, verb_json), actor_json + "-" + str(timestamp))`,
 where the JSON strings are tincan's `to_json()`: Python `json.dumps` with its
 default separators and tincan's attribute order (an Agent's `account` lists
-`name` before `homePage`). Changing a byte here changes billions of stored ids,
+`name` before `homePage`), and `timestamp` is whatever ERB's transformer was
+handed: the text on its file replays, a datetime on its live paths (the caller
+picks which, see `Ctx.id_timestamp`). Changing a byte here changes billions of stored ids,
 so the forms are built explicitly rather than by serialising whatever dict we have.
 """
 
@@ -96,15 +98,15 @@ def uuid5_pair(namespace_key: str, name: str) -> str:
 
 
 def timestamp_text(raw: Any) -> str:
-    """The raw timestamp as ERB's f-string renders it (`str()` of the input value)."""
+    """The timestamp as ERB's f-string renders it (`str()` of the value: text as is, a datetime with a space)."""
     if isinstance(raw, bool):
         return str(raw)
     return raw if isinstance(raw, str) else str(raw)
 
 
-def actor_part(actor: dict[str, Any], raw_timestamp: Any) -> str:
-    """The per-event half of the statement id's name: `<actor JSON>-<raw timestamp>`."""
-    return f"{actor_json(actor)}-{timestamp_text(raw_timestamp)}"
+def actor_part(actor: dict[str, Any], timestamp: Any) -> str:
+    """The per-event half of the statement id's name: `<actor JSON>-<str(timestamp)>`."""
+    return f"{actor_json(actor)}-{timestamp_text(timestamp)}"
 
 
 def statement_id_from(verb: dict[str, Any], actor_part_: str, child_id: str | None = None) -> str:
@@ -115,9 +117,9 @@ def statement_id_from(verb: dict[str, Any], actor_part_: str, child_id: str | No
     return uuid5_pair(namespace_key, actor_part_)
 
 
-def statement_id(verb: dict[str, Any], actor: dict[str, Any], raw_timestamp: Any, child_id: str | None = None) -> str:
+def statement_id(verb: dict[str, Any], actor: dict[str, Any], timestamp: Any, child_id: str | None = None) -> str:
     """The xAPI statement id; child statements append `-<child_id>` to the namespace key."""
-    return statement_id_from(verb, actor_part(actor, raw_timestamp), child_id)
+    return statement_id_from(verb, actor_part(actor, timestamp), child_id)
 
 
 def caliper_event_id(event_type: str, action: str, actor_id: str, raw_timestamp: Any) -> str:

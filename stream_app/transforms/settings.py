@@ -15,6 +15,7 @@ from stream_app.transforms.version import __version__
 
 Ifi = Literal["external_id", "mbox", "mbox_sha1sum"]
 Sha1Form = Literal["erb", "spec"]
+IdForm = Literal["live", "replay"]
 
 DEFAULT_LMS_ROOT_URL = "http://localhost:18000"
 DEFAULT_VERSION_STRING = f"stream_app@{__version__}"
@@ -42,6 +43,11 @@ class TransformSettings:
             (`missing_field:referer`), True restores CT's behaviour.
         caliper11_page_views: Caliper 1.1 only. Also transform page views (URL-path event
             types), added to the allow list in effect; CT only logged them locally.
+        xapi_id_form: which of ERB's statement ids to reproduce. `live` (ERB's Celery task and
+            event-bus consumer, whose transformer holds the timestamp as a timezone-aware
+            datetime): the id is built from `str()` of the parsed timestamp. `replay` (ERB's
+            `transform_tracking_logs` and its unit tests, which hand it the text): from the
+            timestamp text as received. Only the xAPI id changes; see docs/statement-ids.md.
     """
 
     lms_root_url: str = DEFAULT_LMS_ROOT_URL
@@ -52,12 +58,15 @@ class TransformSettings:
     caliper11_personal_data: bool = True
     caliper11_passthrough: bool = False
     caliper11_page_views: bool = False
+    xapi_id_form: IdForm = "live"
 
     def __post_init__(self) -> None:
         if self.ifi not in ("external_id", "mbox", "mbox_sha1sum"):
             raise ValueError(f"unknown actor form (ifi) {self.ifi!r}: use external_id, mbox or mbox_sha1sum")
         if self.mbox_sha1sum_form not in ("erb", "spec"):
             raise ValueError(f"unknown mbox_sha1sum form {self.mbox_sha1sum_form!r}: use erb or spec")
+        if self.xapi_id_form not in ("live", "replay"):
+            raise ValueError(f"unknown xAPI id form {self.xapi_id_form!r}: use live or replay")
         # ERB formats IRIs as f"{root}/{type}/{id}": a trailing slash would double it.
         object.__setattr__(self, "lms_root_url", self.lms_root_url.rstrip("/"))
 

@@ -16,11 +16,13 @@ ERB_DIR = Path(__file__).parent / "erb"
 CASES_DIRS = (ERB_DIR / "cases", Path(__file__).parent / "own" / "cases")
 FORMATS = ("xapi", "caliper")
 
-# ERB's test settings (tests/golden/erb/NOTICE.md).
+# ERB's test settings (tests/golden/erb/NOTICE.md). Its unit tests hand the transformer the timestamp
+# text, so its fixtures hold the `replay` ids.
 ERB_SETTINGS = TransformSettings(
     lms_root_url="http://localhost:18000",
     ifi="external_id",
     version_string="event-routing-backends@1.1.1",
+    xapi_id_form="replay",
 )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -30,6 +31,9 @@ DECLARED = {
 FORMATS = ("xapi", "caliper", "caliper11")
 ENGINE = Engine(ERB_SETTINGS, plugins=False)
 ENGINE.filters = {fmt: EventFilter(frozenset(ENGINE.registries[fmt])) for fmt in FORMATS}
+# ERB_SETTINGS pin the replay id form (its fixtures'); the live form must differ in the xAPI ids only.
+LIVE = Engine(replace(ERB_SETTINGS, xapi_id_form="live"), plugins=False)
+LIVE.filters = ENGINE.filters
 LOOKUP = erb_lookup()
 # Caliper 1.1 resolves members and teams; CT's mocks answer them, so mutations reach the transformers.
 LOOKUPS = {"xapi": LOOKUP, "caliper": LOOKUP, "caliper11": ct.MockLookup()}
@@ -96,9 +100,28 @@ def generated_events(draw: st.DrawFn) -> Any:
     return event
 
 
+def _without_ids(statement: dict[str, Any]) -> dict[str, Any]:
+    # A child statement refers to its parent by id (a StatementRef): that id changes with the form too.
+    out = {**statement, "id": None}
+    ref = out.get("context", {}).get("statement")
+    if ref is not None:
+        out["context"] = {**out["context"], "statement": {**ref, "id": None}}
+    return out
+
+
+def _same_but_ids(live: Any, replayed: Any) -> None:
+    assert live.error == replayed.error, f"the id forms reject differently: {live.error!r} / {replayed.error!r}"
+    assert [_without_ids(s) for s in live.output] == [_without_ids(s) for s in replayed.output]
+    assert all(UUID.match(s["id"]) for s in live.output)
+    refs = [s["context"]["statement"]["id"] for s in live.output[1:] if "statement" in s.get("context", {})]
+    assert all(ref == live.output[0]["id"] for ref in refs)
+
+
 def _check(event: Any) -> None:
     for fmt in FORMATS:
         result = ENGINE.run(fmt, event, LOOKUPS[fmt])
+        if fmt == "xapi":
+            _same_but_ids(LIVE.run(fmt, event, LOOKUPS[fmt]), result)
         if result.error is not None:
             reason = result.error.split(":", 1)[0]
             assert reason in DECLARED, f"{fmt}: undeclared reason {result.error!r} for {event!r}"

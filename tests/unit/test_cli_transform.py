@@ -31,7 +31,8 @@ def run(tmp_path: Path, data: bytes, *args: str, gz: bool = False) -> tuple[list
 
 
 def test_xapi_statements_one_per_line_with_summary(tmp_path: Path) -> None:
-    out, err = run(tmp_path, lines(LINK, VIDEO), "--format", "xapi", "--version-string", "event-routing-backends@1.1.1")
+    out, err = run(tmp_path, lines(LINK, VIDEO), "--format", "xapi", "--version-string", "event-routing-backends@1.1.1",
+                   "--id-form", "replay")
     want = orjson.loads((ERB_DIR / "cases" / "edx.ui.lms.link_clicked" / "xapi.json").read_bytes())
     assert out[0] == want
     assert len(out) == 2

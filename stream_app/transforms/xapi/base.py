@@ -113,7 +113,7 @@ def statement(
     # an event (a multi-question check makes several): built once.
     actor_part = memo.get("actor_part")
     if actor_part is None:
-        actor_part = memo["actor_part"] = ids.actor_part(who, ctx.raw_timestamp())
+        actor_part = memo["actor_part"] = ids.actor_part(who, ctx.id_timestamp())
     out: JSON = {
         "id": ids.statement_id_from(verb, actor_part, child_id),
         "actor": who,
