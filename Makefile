@@ -1,6 +1,7 @@
 # Two entry points, both self-installing on a fresh machine (Python 3.11+ and make are all they need):
 #   make run   — the embedded stack (broker, registry, worker) on the sample data, showing the statements
-#   make test  — lint, type checks and the whole test suite (what CI runs); installs the test LRS (Ralph) first
+#   make test  — lint, type checks and the whole test suite (what CI runs); installs the test LRS (Ralph)
+#                and promtool (for the Prometheus rules tests) first
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -31,10 +32,14 @@ $(RALPH_STAMP):
 	$(RALPH_VENV)/bin/pip install --quiet 'ralph-malph[cli,lrs]==5.1.0' requests
 	touch $(RALPH_STAMP)
 
-.PHONY: install ralph run test lint bench
+.PHONY: install ralph promtool run test lint bench
 install: $(STAMP)
 
 ralph: $(RALPH_STAMP)
+
+# promtool (`promtool check rules` / `test rules` on deploy/prometheus/) from Debian's prometheus package.
+promtool: $(STAMP)
+	.ci/promtool $(BIN)
 
 run: $(RUN_STAMP) $(RALPH_STAMP)
 	$(BIN)/stream-app dev
@@ -43,7 +48,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check stream_app tests benchmarks
 	$(BIN)/mypy
 
-test: lint $(RALPH_STAMP)
+test: lint $(RALPH_STAMP) promtool
 	$(BIN)/pytest
 
 bench: $(STAMP)
