@@ -8,13 +8,14 @@ invalid routers file, or a `chdb://` ClickHouse sink without the `chdb` extra.
 
 from __future__ import annotations
 
-from stream_app import web  # noqa: F401  (imported to register the pages)
 from stream_app.agents import cdc, ingest, tracking, waiting  # noqa: F401  (imported to register the agents)
 from stream_app.application import app
 from stream_app.delivery.routers import RoutersFileError
 from stream_app.extras import MissingExtra, require
 
 try:
+    # The web views read the routers too (through the delivery and ClickHouse agents): inside the `try`.
+    from stream_app import web  # noqa: F401  (imported to register the pages)
     from stream_app.agents import alerts, clickhouse, delivery  # noqa: F401  (agents per router and retry tier)
 except RoutersFileError as exc:
     # An invalid routers file stops the worker with one line naming the router and field.
