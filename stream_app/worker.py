@@ -5,7 +5,9 @@ module (through `stream_app.app`). Adding an agent module means adding it here.
 Before any of them is imported, the settings and the routers file are
 validated (`_check_or_exit`): agent and web modules read both when they are
 imported, so a bad value found there would surface as a traceback through
-whichever module happened to import first.
+whichever module happened to import first. A `chdb://` ClickHouse sink without
+the `chdb` extra installed stops it there too (the sink opens lazily, in an
+agent that would otherwise retry the import forever).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 from pydantic import ValidationError
 
 from stream_app.delivery.routers import RoutersFileError, configured_clickhouse, configured_routers
+from stream_app.extras import MissingExtra, require
 from stream_app.settings import get_settings
 
 
@@ -30,11 +33,18 @@ def _check_or_exit() -> None:
         raise SystemExit(2) from None
     try:
         configured_routers(settings)
-        configured_clickhouse(settings)
+        sinks = configured_clickhouse(settings)
     except RoutersFileError as exc:
         # One line naming the router and field: what an operator needs to fix the file.
         print(f"stream_app: invalid routers file: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    try:
+        for sink in sinks:
+            if sink.chdb_path is not None:
+                require("chdb", f"stream_app: ClickHouse router {sink.name!r} ({sink.url})")
+    except MissingExtra as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 _check_or_exit()

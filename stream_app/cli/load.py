@@ -17,6 +17,7 @@ from typing import IO
 import click
 from tqdm import tqdm
 
+from stream_app.extras import require
 from stream_app.kafka import bootstrap_servers
 from stream_app.ops.load import BadLine, DryRun, KafkaSink, Sink, load
 from stream_app.ops.sources import SourceError, expand
@@ -42,12 +43,14 @@ def load_command(paths: tuple[str, ...], broker: str | None, topic: str | None, 
     environment, AWS_ENDPOINT_URL for MinIO). Plain or gzip, detected by content.
     """
     settings = get_settings()
+    if any(p.startswith(("s3://", "s3a://")) for p in paths):
+        require("s3", "stream-app load s3://")
     try:
         sources = expand(paths)
     except SourceError as exc:
         raise click.ClickException(str(exc)) from exc
-    except ImportError as exc:  # e.g. s3:// without s3fs installed
-        raise click.ClickException(f"{exc} (for s3:// install the `s3` extra: pip install 'stream-app[s3]')") from exc
+    except ImportError as exc:  # another fsspec protocol whose driver is not installed (gcs://, ...)
+        raise click.ClickException(str(exc)) from exc
     if not sources:
         raise click.ClickException("no files to load")
     name = topic or topics()["tracking"].name

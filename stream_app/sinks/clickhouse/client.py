@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from stream_app.errors import StreamAppError
+from stream_app.extras import require
 
 Row = Mapping[str, Any]
 
@@ -58,6 +59,7 @@ class ChdbClient:
     """Embedded ClickHouse (chDB) on a directory; thread-safe through one lock (the session is not)."""
 
     def __init__(self, path: str) -> None:
+        require("chdb", f"ClickHouse at chdb://{path}")
         from chdb import session  # imported here: loading the engine is heavy and only this backend needs it
 
         Path(path).mkdir(parents=True, exist_ok=True)
