@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     caliper11_passthrough: bool = False
     # Caliper 1.1: also emit page views (CT only logged them locally; off delivers exactly what CT delivered).
     caliper11_page_views: bool = False
+    # Events without `name` (old tracking logs): event_type = take it as the name; skip = ERB's replay (no_name).
+    nameless_events: Literal["event_type", "skip"] = "event_type"
     tracking_format: Literal["json", "event-bus-avro"] = "json"
     external_id_namespace: uuid.UUID = DEFAULT_ID_NAMESPACE
     generate_external_ids: bool = True
@@ -105,6 +107,7 @@ class Settings(BaseSettings):
             caliper11_personal_data=self.caliper11_personal_data,
             caliper11_passthrough=self.caliper11_passthrough,
             caliper11_page_views=self.caliper11_page_views,
+            nameless_events=self.nameless_events,
         )
 
     def tracking_group(self) -> str:

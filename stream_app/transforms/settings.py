@@ -14,6 +14,7 @@ from stream_app import __version__
 
 Ifi = Literal["external_id", "mbox", "mbox_sha1sum"]
 Sha1Form = Literal["erb", "spec"]
+Nameless = Literal["event_type", "skip"]
 
 DEFAULT_LMS_ROOT_URL = "http://localhost:18000"
 DEFAULT_VERSION_STRING = f"stream_app@{__version__}"
@@ -39,6 +40,11 @@ class TransformSettings:
             (`missing_field:referer`), True restores CT's behaviour.
         caliper11_page_views: Caliper 1.1 only. Also transform page views (URL-path event
             types), added to the allow list in effect; CT only logged them locally.
+        nameless_events: what xAPI and Caliper 1.2 do with an event that has no `name`
+            (tracking logs older than the field): `event_type` takes its `event_type` as the
+            name (ERB's transformers then give exactly what they give with `name` copied in);
+            `skip` skips it with reason `no_name`, as ERB's `transform_tracking_logs` in effect
+            does. Caliper 1.1 reads `event_type` anyway, as CT does. See docs/backfill.md.
     """
 
     lms_root_url: str = DEFAULT_LMS_ROOT_URL
@@ -49,12 +55,15 @@ class TransformSettings:
     caliper11_personal_data: bool = True
     caliper11_passthrough: bool = False
     caliper11_page_views: bool = False
+    nameless_events: Nameless = "event_type"
 
     def __post_init__(self) -> None:
         if self.ifi not in ("external_id", "mbox", "mbox_sha1sum"):
             raise ValueError(f"unknown actor form (ifi) {self.ifi!r}: use external_id, mbox or mbox_sha1sum")
         if self.mbox_sha1sum_form not in ("erb", "spec"):
             raise ValueError(f"unknown mbox_sha1sum form {self.mbox_sha1sum_form!r}: use erb or spec")
+        if self.nameless_events not in ("event_type", "skip"):
+            raise ValueError(f"unknown nameless-events rule {self.nameless_events!r}: use event_type or skip")
         # ERB formats IRIs as f"{root}/{type}/{id}": a trailing slash would double it.
         object.__setattr__(self, "lms_root_url", self.lms_root_url.rstrip("/"))
 
