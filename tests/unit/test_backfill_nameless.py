@@ -201,3 +201,15 @@ def test_load_summary_counts_lines_without_name_and_what_the_worker_does_with_th
         assert stats.nameless == 36 and stats.events == 45
         assert f"lines without name: 36 (STREAM_APP_NAMELESS_EVENTS={rule}: " in summary and says in summary
         assert stats.bad == Counter({"invalid_json": 1, "invalid_event:not_an_object": 1, "msg_size_too_large": 1})
+
+
+def test_an_old_line_that_never_finds_its_user_expires_as_legacy_a_recent_one_as_enrich() -> None:
+    old = next(line for line in corpus() if line.kind == "nameless" and line.expect == "statements")
+    ghost = {**old.event, "username": "ghost", "context": {**old.event["context"], "user_id": 999}}
+    found = lookup()
+    for raw, stage in ((orjson.dumps(ghost), "legacy"), (orjson.dumps({**ghost, "name": ghost["event_type"]}),
+                                                          "enrich")):
+        outcome = process(raw, engine("event_type"), found, FORMATS)
+        assert outcome.missing == "unknown_user" and outcome.missing_format in FORMATS
+        # The stage the enrich agent dead-letters it with once the late-dimension wait is over.
+        assert outcome.stage(outcome.missing_format or "", outcome.missing, "enrich") == stage
