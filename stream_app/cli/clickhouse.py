@@ -24,7 +24,7 @@ from tqdm import tqdm
 from stream_app.delivery.routers import ClickHouseRouter, RoutersFileError, load_clickhouse_routers
 from stream_app.kafka import bootstrap_servers
 from stream_app.settings import get_settings
-from stream_app.sinks.clickhouse import ClickHouseError, ClickHouseSink, ObjectNotEnabled, SchemaError
+from stream_app.sinks.clickhouse import ClickHouseError, ClickHouseSink, ObjectNotEnabled, SchemaError, open_client
 from stream_app.sinks.clickhouse.dump import DUMP_OBJECTS, dump
 from stream_app.sinks.clickhouse.readonly import DEFAULT_ROWS, MAX_ROWS, QueryRefused, bounded_select, run_select
 from stream_app.sinks.clickhouse.sources import CdcFileSource, ChangelogSource, Source, SourceError
@@ -160,13 +160,19 @@ def _through_worker(worker: str, sql: str, router: str | None, limit: int) -> di
 
 def _direct(sql: str, router_name: str | None, routers_file: str | None, limit: int) -> dict[str, Any]:
     router = _router(routers_file, router_name)
-    sink = _open(router)  # a directory the worker holds: one line saying so, and to use --worker
+    password = router.password.get_secret_value() if router.password else ""
     try:
-        result = run_select(sink.query, sql, limit)
+        # The bare client, no schema check: reading needs no CREATE rights. A chDB directory the worker
+        # holds fails here, in one line saying so and pointing at --worker.
+        client = open_client(router.url, router.username, password, router.timeout)
+    except ClickHouseError as exc:
+        raise click.ClickException(f"router {router.name!r}: {exc}") from exc
+    try:
+        result = run_select(client.query, sql, limit)
     except (QueryRefused, ClickHouseError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
-        sink.close()
+        client.close()
     return {"router": router.name, **result.as_dict()}
 
 

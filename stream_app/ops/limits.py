@@ -44,7 +44,8 @@ def producer_limit(note: str = "") -> SizeLimit:
 
 def topic_limit(bootstrap: str, topic: str, timeout: float = 10.0) -> int | None:
     """The topic's `max.message.bytes` as the broker reports it; None when it does not say."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000)})
+    # Quiet: an unreachable broker is reported once, in the summary, not by librdkafka's connection logs.
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": int(timeout * 1000), "log_level": 2})
     resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
     configs = admin.describe_configs([resource], request_timeout=timeout)[resource].result(timeout=timeout)
     entry = configs.get(TOPIC_SETTING)
