@@ -4,6 +4,7 @@
      ├── TransformError                      an event cannot become a statement; a short stable `reason`
      │    └── MissingDimension               the user or course the event needs is not (yet) in the tables
      ├── DuplicateTransformer (ValueError)   a second transformer for one event name (transforms.registry)
+     ├── MissingExtra                        a command needs a pip extra that is not installed (extras)
      ├── configuration, stops start-up or a command with one line
      │    ├── RoutersFileError (ValueError)  the routers file; names the router and field (delivery.routers)
      │    ├── TopicsFileError (ValueError)   topics.yaml; names the topic and field (topics)
@@ -18,6 +19,7 @@
      ├── ClickHouse
      │    ├── ClickHouseError (RuntimeError) a query or insert failed (sinks.clickhouse.client)
      │    ├── SchemaError (RuntimeError)     an existing table cannot take our rows (sinks.clickhouse.schema)
+     │    ├── QueryRefused (ValueError)      a query the read-only view will not run (sinks.clickhouse.readonly)
      │    └── RowError (ValueError)          a record cannot become a row (sinks.clickhouse.rows)
      └── development stack
           ├── ApiError                       the stand-in registry's Confluent-style error answer (devstack.registry)

@@ -3,7 +3,9 @@
 Kept free of Faust so it can be tested and benchmarked alone. `route` decides
 where an incoming tracking event goes (an actor key, a skip reason or a
 reject); `process` runs the engine for every enabled format and says what to
-produce, what to hold for a late dimension and what to dead-letter.
+produce, what to hold for a late dimension and what to dead-letter. Events
+without `name` follow `STREAM_APP_NAMELESS_EVENTS`: skipped as `no_name`, or
+named by `event_type`, their transformer failures then marked for stage `legacy`.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from stream_app.jsonio import dumps_str
 from stream_app.settings import Settings
 from stream_app.transforms import Engine
 from stream_app.transforms.dimensions import EventLookup, Lookup
-from stream_app.transforms.engine import actor_key
+from stream_app.transforms.engine import actor_key, is_legacy_failure
 from stream_app.transforms.event import Event
 from stream_app.transforms.filters import EventFilter
-from stream_app.transforms.normalise import normalise
+from stream_app.transforms.normalise import named_by_event_type, normalise
 
 JSON = dict[str, Any]
 
@@ -73,8 +75,10 @@ def route(raw: bytes, engine: Engine, formats: tuple[str, ...], parse: Any = orj
     except TransformError as exc:
         return Route(reject=exc.reason)
     name = event["name"]
-    if not any(engine.handles(fmt, engine.event_name(fmt, event)) for fmt in formats):
-        return Route(name=name, skip="not_allowed")
+    wanted = _formats_for(engine, formats, named_by_event_type(parsed))
+    if not any(engine.handles(fmt, engine.event_name(fmt, event)) for fmt in wanted):
+        # Without a name, ERB's formats skip it (STREAM_APP_NAMELESS_EVENTS=skip): say so, not "not allowed".
+        return Route(name=name, skip="no_name" if len(wanted) < len(formats) else "not_allowed")
     key = actor_key(Event(event))
     if key is None:
         # Logged-out learners' events: ERB drops them too; counted, not dead-lettered (they are not faults).
@@ -90,6 +94,11 @@ def route(raw: bytes, engine: Engine, formats: tuple[str, ...], parse: Any = orj
     return Route(key=key, name=name, text=text)
 
 
+def _formats_for(engine: Engine, formats: tuple[str, ...], fallback: bool) -> tuple[str, ...]:
+    """The formats that take an event; `fallback`: only its event_type names it (skipped where so configured)."""
+    return tuple(f for f in formats if not engine.skips_nameless(f)) if fallback else formats
+
+
 @dataclass(slots=True)
 class Outcome:
     """The result of processing one event for every enabled format."""
@@ -98,6 +107,12 @@ class Outcome:
     outputs: list[tuple[str, str, JSON]] = field(default_factory=list)  # (format, actor id, record)
     missing: str | None = None
     rejects: list[tuple[str, str]] = field(default_factory=list)  # (format, reason)
+    fallback: bool = False  # only the event_type fallback named it (a line without `name`)
+    missing_format: str | None = None  # the format whose transformer found `missing` lacking
+
+    def stage(self, fmt: str, reason: str, default: str = "transform") -> str:
+        """The dead-letter stage of a failure of `fmt`: `legacy` when only the event_type fallback reached it."""
+        return "legacy" if is_legacy_failure(fmt, self.fallback, reason) else default
 
 
 def _actor_id(fmt: str, item: JSON) -> str:
@@ -111,7 +126,8 @@ def _actor_id(fmt: str, item: JSON) -> str:
 def process(raw: bytes, engine: Engine, lookup: Lookup, formats: tuple[str, ...]) -> Outcome:
     """Transform one event for every enabled, allowed format."""
     try:
-        event = normalise(orjson.loads(raw))
+        parsed = orjson.loads(raw)
+        event = normalise(parsed)
     except orjson.JSONDecodeError:
         return Outcome(rejects=[("*", "invalid_json")])
     except TransformError as exc:
@@ -119,18 +135,19 @@ def process(raw: bytes, engine: Engine, lookup: Lookup, formats: tuple[str, ...]
     name = event["name"]
     # One field cache and one read of user and course serve every format.
     shared, lookup = Event(event), EventLookup(lookup)
-    outcome = Outcome(name=name)
+    fallback = named_by_event_type(parsed)
+    outcome = Outcome(name=name, fallback=fallback)
     context = event.get("context")
     course_id = context.get("course_id") if isinstance(context, dict) else None
     course_id = course_id if isinstance(course_id, str) and course_id else None
-    for fmt in formats:
+    for fmt in _formats_for(engine, formats, fallback):
         if not engine.handles(fmt, engine.event_name(fmt, event)):
             continue
         try:
             items = engine.transform_event(fmt, shared, event, lookup)
         except MissingDimension as exc:
             # Hold the whole event: emitting one format now and the other later would split it.
-            return Outcome(name=name, missing=exc.reason)
+            return Outcome(name=name, missing=exc.reason, fallback=fallback, missing_format=fmt)
         except TransformError as exc:
             outcome.rejects.append((fmt, exc.reason))
             continue

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     """Caliper 1.1: send CT's raw-event passthrough for grading events without a referer (else reject)."""
     caliper11_page_views: bool = False
     """Caliper 1.1: also emit page views (CT only logged them locally; off delivers exactly what CT delivered)."""
+    nameless_events: Literal["event_type", "skip"] = "event_type"
+    """Events without `name` (old tracking logs): `event_type` takes it as the name; `skip` skips them
+    (`no_name`), as ERB's file replay does (docs/backfill.md)."""
     tracking_format: Literal["json", "event-bus-avro"] = "json"
     """`json`, or `event-bus-avro` (the event bus's Avro `TrackingLogData`; JSON still accepted)."""
     xapi_id_form: Literal["live", "replay"] = "live"
@@ -153,6 +156,7 @@ class Settings(BaseSettings):
             caliper11_passthrough=self.caliper11_passthrough,
             caliper11_page_views=self.caliper11_page_views,
             xapi_id_form=self.xapi_id_form,
+            nameless_events=self.nameless_events,
         )
 
     def tracking_group(self) -> str:

@@ -5,13 +5,21 @@
 without an auth_user row, pending or deleted, show as null); the username index, courses and
 blocks are global, so any worker answers. Personal data
 (email, name) is masked unless `STREAM_APP_WEB_SHOW_PERSONAL_DATA=true`.
+`/stream-app/clickhouse/query/` runs one bounded read-only SELECT on a
+clickhouse router's sink through the worker's own connection: an embedded chDB
+directory can be opened by one process only, and while the worker runs that is
+the worker (`stream-app clickhouse query --worker URL` calls it).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from stream_app.agents.clickhouse import SINKS
+import orjson
+from faust.web import View
+
+from stream_app.agents.clickhouse import SINKS, sink_of
 from stream_app.agents.common import COUNTS, SETTINGS
 from stream_app.agents.delivery import ROUTERS
 from stream_app.agents.ingest import INGEST
@@ -19,6 +27,8 @@ from stream_app.agents.stats import STATS, in_retry_topics
 from stream_app.application import app
 from stream_app.codecs.registry import WAITING
 from stream_app.metrics import REGISTRY, WorkerCollector, partition_lags, render
+from stream_app.sinks.clickhouse import ClickHouseError
+from stream_app.sinks.clickhouse.readonly import DEFAULT_ROWS, QueryRefused, run_select
 from stream_app.tables.stream import TABLES, blocks, courses, usernames, users
 
 PERSONAL = ("email", "name", "profile")
@@ -106,3 +116,47 @@ async def course_by_key(web: Any, request: Any, key: str) -> Any:
 async def block_by_key(web: Any, request: Any, key: str) -> Any:
     """One block by usage key."""
     return web.json({"key": key, "value": blocks.get(key)})
+
+
+@app.page("/stream-app/clickhouse/query/")
+class ClickHouseQuery(View):
+    """One read-only SELECT on a clickhouse router's tables: GET `?sql=...&router=...&limit=...`, or POST
+    the same as a JSON object. Answers `{router, rows, count, limit, truncated}`, or `{error}` with 400 (refused
+    or failed query), 404 (no such router) or 503 (the sink cannot be opened)."""
+
+    async def get(self, request: Any, **kwargs: Any) -> Any:
+        return await self._answer(dict(request.query))
+
+    async def post(self, request: Any, **kwargs: Any) -> Any:
+        try:
+            params = orjson.loads(await self.read_request_content(request) or b"{}")
+        except orjson.JSONDecodeError:
+            return self.json({"error": "the body must be a JSON object {sql, router, limit}"}, status=400)
+        if not isinstance(params, dict):
+            return self.json({"error": "the body must be a JSON object {sql, router, limit}"}, status=400)
+        return await self._answer(params)
+
+    async def _answer(self, params: dict[str, Any]) -> Any:
+        routers = {router.name: router for router in SINKS}
+        name = params.get("router") or (next(iter(routers)) if len(routers) == 1 else None)
+        if name not in routers:
+            found = ", ".join(sorted(routers)) or "none"
+            return self.json({"error": f"no clickhouse router {name!r} on this worker (routers: {found}); "
+                                       "name one with router="}, status=404)
+        try:
+            limit = int(params.get("limit") or DEFAULT_ROWS)
+        except (TypeError, ValueError):
+            return self.json({"error": "limit must be a whole number of rows"}, status=400)
+        sql = params.get("sql")
+        if not isinstance(sql, str):
+            return self.json({"error": "sql= is required"}, status=400)
+        try:
+            sink = await sink_of(routers[name])
+        except ClickHouseError as exc:
+            return self.json({"error": f"router {name!r}: {exc}"}, status=503)
+        try:
+            # Off the event loop: the sink's client is synchronous (and shared with the inserts, under its lock).
+            result = await asyncio.to_thread(run_select, sink.query, sql, limit)
+        except (QueryRefused, ClickHouseError) as exc:
+            return self.json({"error": str(exc)}, status=400)
+        return self.json({"router": name, **result.as_dict()})

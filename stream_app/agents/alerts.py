@@ -7,7 +7,10 @@ which sends at most one digest per router per `STREAM_APP_ALERT_WINDOW` and
 one recovery mail (see `stream_app.delivery.alerts`). Both topics have one
 partition and are read by this one agent, so one worker holds the alert state.
 Without `STREAM_APP_SMTP_HOST` and `STREAM_APP_ALERT_TO` nothing is mailed
-(the worker says so at start-up); the topics still hold everything.
+(the worker says so at start-up); the topics still hold everything. Dead
+letters of stage `legacy` (old log lines only the event_type fallback named,
+which ERB would never have transformed) are never mailed: they are counted on
+`/metrics` and listed by `stream-app dead-letter stats --stage legacy`.
 """
 
 from __future__ import annotations
@@ -43,8 +46,15 @@ def _at(value: Any) -> datetime | None:
         return None
 
 
+# Dead-letter stages nobody is mailed about (see the module docstring); only `deliver` ones are mailed anyway,
+# but the rule is kept explicit so a later change to what is mailed cannot start paging for them.
+UNMAILED_STAGES = frozenset({"legacy"})
+
+
 def feed(alerter: Alerter, topic: str, body: dict[str, Any], now: float | None = None) -> None:
     """Record one dead-letter or delivery-status record with the alerter (old or unrelated ones are ignored)."""
+    if topic == DEAD_LETTER and body.get("stage") in UNMAILED_STAGES:
+        return
     at = _at(body.get("time"))
     now = time.time() if now is None else now
     if at is None or now - at.timestamp() > STALE_AFTER:

@@ -96,7 +96,7 @@ def partition_of(key: str) -> int:
     return partition_for(orjson.dumps(key), PARTITIONS)
 
 
-def _hold(entry: list[Any], reason: str) -> None:
+def _hold(entry: list[Any], reason: str, stage: str = "enrich") -> None:
     meta = entry[4] if len(entry) > 4 and isinstance(entry[4], dict) else {"first": time.time(), "attempt": 0}
     body = orjson.dumps({"entry": entry[:4], "meta": meta, "reason": reason,
                          "due": time.time() + SETTINGS.late_dimension_retry})
@@ -104,7 +104,7 @@ def _hold(entry: list[Any], reason: str) -> None:
     # An event larger than a broker takes in one record cannot wait on the waiting topic either.
     if expired or len(body) > deadletter.MAX_RECORD_BYTES:
         note: dict[str, Any] = {} if expired else {"note": "too large to hold on the waiting topic"}
-        dead_letter("enrich", reason, attempts=meta["attempt"], first_seen=meta["first"], **_entry_source(entry),
+        dead_letter(stage, reason, attempts=meta["attempt"], first_seen=meta["first"], **_entry_source(entry),
                     **note)
         return
     waiting.send_soon(key=orjson.dumps(entry[0]), value=body)
@@ -144,7 +144,8 @@ def _enrich(message: Any, batch: Batch) -> None:
             outcome = process(raw, ENGINE, LOOKUP, FORMATS)
             if outcome.missing:
                 LOOKUP.generated.clear()
-                _hold(entry, outcome.missing)
+                # A line only the event_type fallback named, never found its user: stage legacy (nobody paged).
+                _hold(entry, outcome.missing, outcome.stage(outcome.missing_format or "", outcome.missing, "enrich"))
                 continue
             if LOOKUP.generated:
                 _store_generated(entry[0])
@@ -160,7 +161,8 @@ def _enrich(message: Any, batch: Batch) -> None:
                     continue
                 COUNTS[f"out:{fmt}"] += 1
             for fmt, reason in outcome.rejects:
-                dead_letter("transform", reason, event_name=outcome.name, format=fmt, **_entry_source(entry))
+                dead_letter(outcome.stage(fmt, reason), reason, event_name=outcome.name, format=fmt,
+                            **_entry_source(entry))
         except Exception as exc:  # noqa: BLE001 — the agent's one error boundary: never stop the stream
             source = _entry_source(entry)
             name = event_name_of(entry[1]) if isinstance(entry, list) and len(entry) > 1 else None

@@ -53,13 +53,16 @@ def dead_letter_group() -> None:
 
 
 @dead_letter_group.command("stats")
-def stats_command() -> None:
+@click.option("--stage", type=click.Choice(["deliver", *ops.EVENT_STAGES]), default=None,
+              help="Only dead letters of this stage (e.g. legacy: old log lines named by their event_type).")
+def stats_command(stage: str | None) -> None:
     """Counts by router (or stage), reason and age."""
     stats = ops.Stats()
     now = time.time()
     with _errors():
         for _message, record in ops.dead_letters(get_settings()):
-            stats.add(record, now)
+            if stage is None or record.get("stage") == stage:
+                stats.add(record, now)
     _print(stats.as_dict())
 
 

@@ -5,7 +5,8 @@ from settings, draws the progress bar (bytes with rate and ETA, events and
 events/s) when stderr is a terminal, writes each bad line to stderr as
 `file:line: reason` (and to `--rejects` as JSONL) and ends with a summary line.
 Bad lines never stop a run; only records the broker failed to take make the
-exit status non-zero.
+exit status non-zero. A dry run asks the broker for the topic's size limit as
+the real run does, so both refuse the same lines.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tqdm import tqdm
 
 from stream_app.extras import require
 from stream_app.kafka import bootstrap_servers
+from stream_app.ops.limits import size_limit
 from stream_app.ops.load import BadLine, DryRun, KafkaSink, Sink, load
 from stream_app.ops.sources import SourceError, expand
 from stream_app.settings import get_settings
@@ -30,7 +32,8 @@ from stream_app.topics import topics
 @click.option("--broker", default=None, help="Broker URL(s) (default: STREAM_APP_BROKER).")
 @click.option("--topic", default=None, help="Target topic (default: the tracking topic of topics.yaml).")
 @click.option("--rate", type=float, default=None, help="At most this many events per second.")
-@click.option("--dry-run", is_flag=True, help="Read, check and count; produce nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Read, check (the broker's size limit included) and count; produce nothing.")
 @click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Also write bad lines as JSONL {file, line, reason, text}.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
@@ -54,8 +57,9 @@ def load_command(paths: tuple[str, ...], broker: str | None, topic: str | None, 
     if not sources:
         raise click.ClickException("no files to load")
     name = topic or topics()["tracking"].name
-    sink: Sink = DryRun() if dry_run else KafkaSink(bootstrap_servers(broker or settings.broker), name,
-                                                     settings.broker_flavor)
+    bootstrap = bootstrap_servers(broker or settings.broker)
+    limit = size_limit(bootstrap, name)  # asked in a dry run too: it must refuse what the real run refuses
+    sink: Sink = DryRun() if dry_run else KafkaSink(bootstrap, name, settings.broker_flavor, limit.max_bytes)
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(total=sum(s.size for s in sources), unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
                disable=not show, dynamic_ncols=True)
@@ -77,7 +81,8 @@ def load_command(paths: tuple[str, ...], broker: str | None, topic: str | None, 
         bar.update(done - bar.n)
 
     try:
-        stats = load(sources, sink, on_bad, on_progress if show else None, rate=rate, dry_run=dry_run)
+        stats = load(sources, sink, on_bad, on_progress if show else None, rate=rate, dry_run=dry_run, limit=limit,
+                     nameless_rule=settings.nameless_events)
     finally:
         bar.close()
         if rejects is not None:

@@ -4,8 +4,9 @@ Reads JSONL tracking events (plain or gzip), enriches them from an optional CDC
 seed, and writes one statement (xAPI) or one bare event (Caliper 1.2, or
 Caliper 1.1 with openedx-caliper-tracking's profile: `caliper11`) per line —
 or, with `--explain`, one line per input event saying what became of it. A
-summary (events read, statements written, rejects by reason) always goes to
-stderr, and a progress bar too when stderr is a terminal.
+summary (events read, statements written, rejects by reason, and events without
+`name` with what `--nameless-events` did to them) always goes to stderr, and a
+progress bar too when stderr is a terminal.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from stream_app.tables.memory import MemoryLookup
 from stream_app.transforms import Engine, TransformSettings
 from stream_app.transforms.engine import FORMATS, TransformResult
 from stream_app.transforms.filters import EventFilter
+from stream_app.transforms.normalise import named_by_event_type
 from stream_app.transforms.settings import DEFAULT_LMS_ROOT_URL, DEFAULT_VERSION_STRING
 
 
@@ -44,11 +46,20 @@ def _load_seed(path: str | None) -> MemoryLookup:
     return lookup
 
 
-def _summary(read: int, written: int, rejects: Counter[str], skipped: int) -> str:
+def _summary(read: int, written: int, rejects: Counter[str], skipped: int, nameless: Counter[str] | None = None,
+             rule: str = "event_type") -> str:
     parts = [f"events read: {read}", f"statements written: {written}", f"not allowed: {skipped}"]
     total = sum(rejects.values())
     detail = ", ".join(f"{reason}={count}" for reason, count in sorted(rejects.items()))
     parts.append(f"rejected: {total}" + (f" ({detail})" if detail else ""))
+    nameless = nameless or Counter()
+    if nameless["events"]:
+        # Old tracking logs: say what happened to the lines ERB's replay would have skipped.
+        if rule == "skip":
+            parts.append(f"without name: {nameless['events']} (skipped: no_name)")
+        else:
+            parts.append(f"without name: {nameless['events']} (named by event_type: {nameless['statements']} "
+                         f"statements, {nameless['legacy']} legacy rejects)")
     return "; ".join(parts)
 
 
@@ -78,19 +89,24 @@ def _summary(read: int, written: int, rejects: Counter[str], skipped: int) -> st
 @click.option("--id-form", "id_form", type=click.Choice(["live", "replay"]), default="live", show_default=True,
               help="xAPI statement ids as ERB's live paths made them (from the timestamp as a datetime) or as "
                    "its file replays did (from the timestamp text); see docs/statement-ids.md.")
+@click.option("--nameless-events", type=click.Choice(["event_type", "skip"]), default="event_type", show_default=True,
+              envvar="STREAM_APP_NAMELESS_EVENTS",
+              help="Events without `name` (old tracking logs): take event_type as the name, or skip them "
+                   "(no_name) as ERB's transform_tracking_logs does. xAPI and Caliper 1.2 only; see docs/backfill.md.")
 @click.option("--allow", "allow", multiple=True,
               help="Replace the allow list: event names, or re:<regex> for whole-name patterns (repeatable).")
 def transform_command(
     fmt: str, cdc: str | None, input_path: str, output_path: str, explain: bool, lms_root_url: str, ifi: Any,
     mbox_sha1sum_form: Any, version_string: str, sensor_id: str | None, caliper11_personal_data: bool,
-    caliper11_passthrough: bool, caliper11_page_views: bool, id_form: Any, allow: tuple[str, ...],
+    caliper11_passthrough: bool, caliper11_page_views: bool, id_form: Any, nameless_events: Any, allow: tuple[str, ...],
 ) -> None:
     """Transform tracking events into xAPI statements or Caliper events."""
     settings = TransformSettings(lms_root_url=lms_root_url, ifi=ifi, mbox_sha1sum_form=mbox_sha1sum_form,
                                  version_string=version_string, sensor_id=sensor_id,
                                  caliper11_personal_data=caliper11_personal_data,
                                  caliper11_passthrough=caliper11_passthrough,
-                                 caliper11_page_views=caliper11_page_views, xapi_id_form=id_form)
+                                 caliper11_page_views=caliper11_page_views, xapi_id_form=id_form,
+                                 nameless_events=nameless_events)
     try:
         filters = {fmt: EventFilter.parse(allow)} if allow else None
     except ValueError as exc:
@@ -104,17 +120,25 @@ def transform_command(
         raise click.ClickException(f"{exc.filename or input_path}: {exc.strerror or exc}") from exc
     read = written = skipped = 0
     rejects: Counter[str] = Counter()
+    nameless: Counter[str] = Counter()
     try:
         with stream:
             lines = tqdm(iter_lines(stream), unit=" events", disable=not sys.stderr.isatty(), file=sys.stderr)
             for index, (_number, line) in enumerate(lines):
                 read += 1
                 try:
-                    result = engine.run(fmt, parse_line(line), lookup)
+                    event = parse_line(line)
+                    result = engine.run(fmt, event, lookup)
                 except BadLine as exc:
-                    result = TransformResult(None, error=str(exc))
+                    event, result = None, TransformResult(None, error=str(exc))
+                if named_by_event_type(event):
+                    nameless["events"] += 1
+                    nameless["statements"] += len(result.output)
+                    nameless["legacy"] += result.legacy
                 if result.filtered:
                     skipped += 1
+                elif result.error == "no_name":
+                    pass  # skipped by --nameless-events skip: counted under "without name", not a reject
                 elif result.error:
                     rejects[result.error.split(":", 1)[0]] += 1
                 written += len(result.output)
@@ -129,4 +153,4 @@ def transform_command(
         out.flush()
         if out is not sys.stdout.buffer:
             out.close()
-    click.echo(_summary(read, written, rejects, skipped), err=True)
+    click.echo(_summary(read, written, rejects, skipped, nameless, nameless_events), err=True)

@@ -38,7 +38,8 @@ class RedriveError(StreamAppError, RuntimeError):
 
 
 AGES = ((3600.0, "<1h"), (86400.0, "<1d"), (7 * 86400.0, "<7d"))
-EVENT_STAGES = ("parse", "enrich", "transform", "output")
+# `legacy`: old log lines only the event_type fallback named, whose transformer failed (docs/backfill.md).
+EVENT_STAGES = ("parse", "enrich", "transform", "output", "legacy")
 
 
 def parse_when(text: str, now: float | None = None) -> float:

@@ -8,7 +8,11 @@ else user id) with murmur2 — Java clients' partitioner — so each learner's
 events stay in order in one partition; the worker re-keys by actor anyway, and
 keyless records would be spread over partitions and lose that order. A bad line
 (not JSON, not an object, too large for the broker) is reported with its file
-and line number and the run goes on; so does an unreadable file.
+and line number and the run goes on; so does an unreadable file. Every check is
+made here, before producing, so `--dry-run` counts exactly what a real run
+refuses: the size limit comes from the broker (see `ops.limits`). Lines without
+`name` (old tracking logs) are counted: what the worker does with them is
+`STREAM_APP_NAMELESS_EVENTS` (docs/backfill.md).
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from typing import Any, Protocol
 import orjson
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from stream_app.ops.limits import PRODUCER_MAX_BYTES, SizeLimit
 from stream_app.ops.sources import OpenSource, Source, SourceError
+from stream_app.transforms.normalise import named_by_event_type
 
 PROGRESS_EVERY = 2048  # lines between progress callbacks: a callback per line would cost more than the parse
 
@@ -52,6 +58,9 @@ class LoadStats:
     failed: int = 0
     seconds: float = 0.0
     dry_run: bool = False
+    nameless: int = 0  # good lines without `name` (named by their event_type, or skipped, by the worker)
+    nameless_rule: str = "event_type"
+    limit: SizeLimit | None = None
 
     def summary(self) -> str:
         rate = self.events / self.seconds if self.seconds > 0 else 0.0
@@ -62,8 +71,20 @@ class LoadStats:
                  f"bad lines: {bad}" + (f" ({detail})" if detail else "")]
         if not self.dry_run:
             parts.append(f"delivery failures: {self.failed}")
+        parts.append(f"lines without name: {self.nameless}" + (f" ({NAMELESS[self.nameless_rule]})"
+                                                              if self.nameless else ""))
+        if self.limit is not None:
+            parts.append(f"size limit: {self.limit.describe()}")
         parts.append(f"{self.bytes / 1e6:.1f} MB in {self.seconds:.1f} s ({rate:,.0f} events/s)")
         return "; ".join(parts)
+
+
+# What the worker does with lines without `name`, by STREAM_APP_NAMELESS_EVENTS (as read by this command).
+NAMELESS = {
+    "event_type": "STREAM_APP_NAMELESS_EVENTS=event_type: named by their event_type; their transform failures "
+                  "are dead letters of stage legacy",
+    "skip": "STREAM_APP_NAMELESS_EVENTS=skip: the worker skips them, counted as skipped no_name",
+}
 
 
 class Sink(Protocol):
@@ -105,11 +126,14 @@ def producer_config(bootstrap: str, flavor: str) -> dict[str, Any]:
 class KafkaSink:
     """Produces to one topic; counts records the broker did not accept."""
 
-    def __init__(self, bootstrap: str, topic: str, flavor: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, flavor: str, max_bytes: int = PRODUCER_MAX_BYTES) -> None:
         self.topic = topic
         self.failed = 0
         self.errors: Counter[str] = Counter()
-        self._producer = Producer({**producer_config(bootstrap, flavor), "on_delivery": self._on_delivery})
+        # The limit `load` checks lines against also bounds the producer's batches, so a batch of records
+        # that each fit a topic's smaller `max.message.bytes` is not refused as a whole.
+        self._producer = Producer({**producer_config(bootstrap, flavor), "message.max.bytes": max_bytes,
+                                   "on_delivery": self._on_delivery})
         self._produce = self._producer.produce
         self._since_poll = 0
 
@@ -162,8 +186,36 @@ def _actor_key(obj: dict[str, Any]) -> bytes | None:
     return None
 
 
+TOO_LARGE = "msg_size_too_large"  # librdkafka's name for it, which the real run reported before this check
+
+
 def check_line(line: bytes) -> tuple[bytes, bytes | None] | str | None:
     """(value to produce, key) for a good line, a reason for a bad one, None for a blank one."""
+    checked = _parse(line)
+    return (checked[0], _actor_key(checked[1])) if isinstance(checked, tuple) else checked
+
+
+class LineChecker:
+    """`check_line` plus the size limit, counting good lines without `name`; the one check of both paths."""
+
+    def __init__(self, limit: SizeLimit | None = None) -> None:
+        self.limit = limit
+        self.nameless = 0
+
+    def __call__(self, line: bytes) -> tuple[bytes, bytes | None] | str | None:
+        checked = _parse(line)
+        if not isinstance(checked, tuple):
+            return checked
+        text, obj = checked
+        key = _actor_key(obj)
+        if self.limit is not None and self.limit.refuses(text, key):
+            return TOO_LARGE
+        if named_by_event_type(obj):
+            self.nameless += 1
+        return text, key
+
+
+def _parse(line: bytes) -> tuple[bytes, dict[str, Any]] | str | None:
     text = line.strip()
     if not text:
         return None
@@ -182,7 +234,7 @@ def check_line(line: bytes) -> tuple[bytes, bytes | None] | str | None:
         return "invalid_json"
     if type(obj) is not dict:
         return "invalid_event:not_an_object"
-    return text, _actor_key(obj)
+    return text, obj
 
 
 def load(
@@ -192,9 +244,15 @@ def load(
     on_progress: Callable[[int, int], None] | None = None,
     rate: float | None = None,
     dry_run: bool = False,
+    limit: SizeLimit | None = None,
+    nameless_rule: str = "event_type",
 ) -> LoadStats:
-    """Produce every good line of `sources` in order; `on_progress(bytes, events)` is called now and then."""
-    stats = LoadStats(dry_run=dry_run)
+    """Produce every good line of `sources` in order; `on_progress(bytes, events)` is called now and then.
+
+    `limit`: lines whose record would be larger are bad lines (`msg_size_too_large`), dry run or not.
+    """
+    stats = LoadStats(dry_run=dry_run, limit=limit, nameless_rule=nameless_rule)
+    check = LineChecker(limit)
     pacer = Pacer(rate)
     started = time.monotonic()
     done_bytes = 0
@@ -204,7 +262,7 @@ def load(
             with OpenSource(source) as opened:
                 for number, line in opened.lines():
                     stats.lines += 1
-                    checked = check_line(line)
+                    checked = check(line)
                     if type(checked) is tuple:
                         try:
                             sink.send(*checked)
@@ -227,6 +285,7 @@ def load(
         if on_progress is not None:
             on_progress(done_bytes, stats.events)
     stats.failed = sink.close()
+    stats.nameless = check.nameless
     stats.bytes = done_bytes
     stats.seconds = time.monotonic() - started
     return stats

@@ -169,12 +169,12 @@ class Ctx:
 
         `live`: the parsed, timezone-aware datetime (ERB's live paths rebuild one: `str()` of it
         has a space before the time, keeps the offset and drops a zero fraction); `replay`: the
-        raw value, as ERB's file replays and unit tests hand it over. A timestamp that cannot be
-        parsed is rejected in both forms, by the statement's own `timestamp`.
+        raw value, as ERB's file replays and unit tests hand it over. The timestamp is parsed in
+        both forms (the parse is cached: the statement's own `timestamp` needs it anyway), so an
+        unparseable one is rejected at the same point, with the same reason, whichever the form.
         """
-        if self.settings.xapi_id_form == "live":
-            return self.timestamp()
-        return self.raw_timestamp()
+        parsed = self.timestamp()
+        return parsed if self.settings.xapi_id_form == "live" else self.raw_timestamp()
 
     def timestamp(self) -> datetime:
         """The parsed event time (cached)."""

@@ -5,6 +5,12 @@ transformer ends as either a list of output dicts or a `TransformError` with a
 stable reason; an exception nobody anticipated is still caught and reported as
 `transform_failed:<ExceptionType>` so one odd event can never stop a worker
 (the property tests assert that this last-resort reason never occurs).
+
+An event without `name` is named by its `event_type` (old tracking logs) or,
+with `nameless_events="skip"`, refused as `no_name` for ERB's formats; when the
+fallback named it and its transformer then fails, the result says `legacy`, so
+callers count and dead-letter it apart (stage `legacy`: nobody is paged for
+events ERB would never have transformed).
 """
 
 from __future__ import annotations
@@ -22,11 +28,15 @@ from stream_app.transforms.dimensions import Course, Lookup, User
 from stream_app.transforms.errors import MissingDimension, TransformError
 from stream_app.transforms.event import Event
 from stream_app.transforms.filters import EventFilter
-from stream_app.transforms.normalise import normalise
+from stream_app.transforms.normalise import named_by_event_type, normalise
 from stream_app.transforms.registry import Registry, Transformer, load_hooks, load_plugins
 from stream_app.transforms.settings import TransformSettings
 
 FORMATS = ("xapi", "caliper", "caliper11")
+# The formats whose parity is with ERB, which keys on `name`; Caliper 1.1 (CT) keys on `event_type` anyway.
+ERB_FORMATS = ("xapi", "caliper")
+# Reasons that mean no transformer ran: not a failure of the event, whatever named it.
+NOT_TRANSFORMED = frozenset({"not_allowed", "unsupported_event", "no_name"})
 JSON = dict[str, Any]
 
 
@@ -52,6 +62,12 @@ def caliper11_name(normalised: JSON) -> str:
     """
     event_type = normalised.get("event_type")
     return event_type if isinstance(event_type, str) and event_type else str(normalised["name"])
+
+
+def is_legacy_failure(fmt: str, fallback: bool, reason: str) -> bool:
+    """Whether a failure with `reason` is one only the `event_type` fallback reached (`fallback`: it named the
+    event): an ERB format whose transformer ran and failed. These are dead letters of stage `legacy`."""
+    return fallback and fmt in ERB_FORMATS and reason.split(":", 1)[0] not in NOT_TRANSFORMED
 
 
 def actor_key(event: Event) -> Any:
@@ -91,6 +107,7 @@ class TransformResult:
     output: list[JSON] = field(default_factory=list)
     error: str | None = None
     filtered: bool = False
+    legacy: bool = False  # named by the event_type fallback, then failed its transformer (see is_legacy_failure)
 
 
 class Engine:
@@ -138,6 +155,10 @@ class Engine:
         """The name `fmt` knows a normalised event by (its `event_type` for Caliper 1.1); use with `handles`."""
         return caliper11_name(normalised) if fmt == "caliper11" else str(normalised["name"])
 
+    def skips_nameless(self, fmt: str) -> bool:
+        """Whether `fmt` skips events without `name` (`no_name`) instead of naming them by `event_type`."""
+        return self.settings.nameless_events == "skip" and fmt in ERB_FORMATS
+
     def allows(self, fmt: str, name: str) -> bool:
         """Whether `name` passes the allow list of `fmt`."""
         return self.filters[fmt].allows(name)
@@ -155,6 +176,8 @@ class Engine:
 
     def transform(self, fmt: str, raw: Any, lookup: Lookup) -> list[JSON]:
         """Transform one event (any accepted shape) into statements/events; raise TransformError."""
+        if self.skips_nameless(fmt) and named_by_event_type(raw):
+            raise TransformError("no_name")
         return self.transform_event(fmt, Event(normalise(raw, self.log_data)), raw, lookup)
 
     def transform_event(self, fmt: str, event: Event, raw: Any, lookup: Lookup) -> list[JSON]:
@@ -217,7 +240,8 @@ class Engine:
         try:
             return TransformResult(name, self.transform(fmt, raw, lookup))
         except TransformError as exc:
-            return TransformResult(name, error=exc.reason, filtered=exc.reason == "not_allowed")
+            return TransformResult(name, error=exc.reason, filtered=exc.reason == "not_allowed",
+                                   legacy=is_legacy_failure(fmt, named_by_event_type(raw), exc.reason))
 
     def envelope(self, events: list[JSON]) -> JSON:
         """Wrap Caliper events in one envelope with the configured sensor."""

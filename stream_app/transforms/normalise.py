@@ -9,6 +9,11 @@
   which are decoded; the signal payload wraps it as `{"tracking_log": {...}}`,
   which is unwrapped.
 The input dict is never mutated.
+
+A line without `name` (tracking logs older than the field) is named by its
+`event_type` here; `named_by_event_type` tells such lines apart, so the engine
+can skip them (ERB's replay never sets `name`) or count their failures apart
+(`STREAM_APP_NAMELESS_EVENTS`, see docs/backfill.md).
 """
 
 from __future__ import annotations
@@ -28,6 +33,16 @@ def _decode_object(value: Any) -> Any:
             return value
         return decoded
     return value
+
+
+def named_by_event_type(raw: Any) -> bool:
+    """True when only the `event_type` fallback names the event: no `name` of its own, a usable `event_type`."""
+    if not isinstance(raw, dict):
+        return False
+    if "name" not in raw and isinstance(raw.get("tracking_log"), dict):
+        raw = raw["tracking_log"]
+    event_type = raw.get("event_type")
+    return raw.get("name") is None and isinstance(event_type, str) and event_type != ""
 
 
 def normalise(raw: Any, log_data: bool = True) -> dict[str, Any]:

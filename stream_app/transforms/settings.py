@@ -16,6 +16,7 @@ from stream_app.transforms.version import __version__
 Ifi = Literal["external_id", "mbox", "mbox_sha1sum"]
 Sha1Form = Literal["erb", "spec"]
 IdForm = Literal["live", "replay"]
+Nameless = Literal["event_type", "skip"]
 
 DEFAULT_LMS_ROOT_URL = "http://localhost:18000"
 DEFAULT_VERSION_STRING = f"stream_app@{__version__}"
@@ -48,6 +49,11 @@ class TransformSettings:
             datetime): the id is built from `str()` of the parsed timestamp. `replay` (ERB's
             `transform_tracking_logs` and its unit tests, which hand it the text): from the
             timestamp text as received. Only the xAPI id changes; see docs/statement-ids.md.
+        nameless_events: what xAPI and Caliper 1.2 do with an event that has no `name`
+            (tracking logs older than the field): `event_type` takes its `event_type` as the
+            name (ERB's transformers then give exactly what they give with `name` copied in);
+            `skip` skips it with reason `no_name`, as ERB's `transform_tracking_logs` in effect
+            does. Caliper 1.1 reads `event_type` anyway, as CT does. See docs/backfill.md.
     """
 
     lms_root_url: str = DEFAULT_LMS_ROOT_URL
@@ -59,6 +65,7 @@ class TransformSettings:
     caliper11_passthrough: bool = False
     caliper11_page_views: bool = False
     xapi_id_form: IdForm = "live"
+    nameless_events: Nameless = "event_type"
 
     def __post_init__(self) -> None:
         if self.ifi not in ("external_id", "mbox", "mbox_sha1sum"):
@@ -67,6 +74,8 @@ class TransformSettings:
             raise ValueError(f"unknown mbox_sha1sum form {self.mbox_sha1sum_form!r}: use erb or spec")
         if self.xapi_id_form not in ("live", "replay"):
             raise ValueError(f"unknown xAPI id form {self.xapi_id_form!r}: use live or replay")
+        if self.nameless_events not in ("event_type", "skip"):
+            raise ValueError(f"unknown nameless-events rule {self.nameless_events!r}: use event_type or skip")
         # ERB formats IRIs as f"{root}/{type}/{id}": a trailing slash would double it.
         object.__setattr__(self, "lms_root_url", self.lms_root_url.rstrip("/"))
 

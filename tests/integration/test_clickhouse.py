@@ -1,7 +1,8 @@
 """ClickHouse sink end to end: a worker writes statements and course structure into embedded chDB.
 
 chDB runs one embedded server per process, so the worker owns the database
-while it runs and the test reads it from a separate process after stopping it.
+while it runs: the tests read it through the worker's query view
+(`stream-app clickhouse query --worker`) or from a separate process after stopping it.
 """
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ def test_personal_data_streams_in_retirement_erases_it_and_an_outage_loses_nothi
             return web_json(port, "/stream-app/routers/")["aspects"]  # type: ignore[no-any-return]
 
         wait_until(lambda: "clickhouse_unavailable" in (status()["last_error"] or ""), timeout=60)
+        # The worker's log says in one line who holds the directory (no chDB riddle, no traceback).
+        worker.wait_for_log(f"chDB at {db} is in use by another process (pid {holder.pid}", timeout=60)
         assert status()["delivered"] == 0 and status()["rows_written"] == 0
     finally:
         assert holder.stdin is not None
@@ -130,3 +133,58 @@ def test_personal_data_streams_in_retirement_erases_it_and_an_outage_loses_nothi
     assert len(external) == 30 and (1, "xapi") in external and not any(u == 2 for u, _ in external)
     assert next(r for r in got["external"] if (r["user_id"], r["external_id_type"]) == (1, "xapi"))[
         "external_user_id"] == "00000000-0000-4000-8000-000001000001"
+
+
+def test_while_the_worker_holds_the_database_it_is_queried_through_the_worker(stack: Stack, tmp_path: Path) -> None:
+    import os
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    db = tmp_path / "ch"
+    routers = tmp_path / "routers.yaml"
+    routers.write_text(yaml.safe_dump({"routers": [{
+        "name": "aspects", "type": "clickhouse", "url": f"chdb://{db}", "batch": {"size": 1000, "max_wait": "500ms"},
+        "objects": ["statements", "course_overviews"], "retry_delays": ["1s"]}]}))
+    stack.env["STREAM_APP_ROUTERS_FILE"] = str(routers)
+    worker, port = stack.start_worker("w1")
+    stack.produce_cdc(CDC)
+    wait_for_cdc([port])
+    stack.produce_tracking(EVENTS)
+    want = cli_output("xapi", CDC, EVENTS, tmp_path)
+    wait_until(lambda: web_json(port, "/stream-app/routers/")["aspects"]["delivered"] >= len(want), timeout=90)
+    cli = [str(Path(sys.executable).with_name("stream-app")), "clickhouse", "query"]
+    env = {**os.environ, **stack.env}
+    count = "SELECT count() AS n FROM (SELECT DISTINCT event_id FROM xapi.xapi_events_all FINAL)"
+
+    # Directly: the worker holds the directory, and the operator is told so in one line, with what to do.
+    direct = subprocess.run([*cli, count], env=env, capture_output=True, text=True, timeout=120)
+    assert direct.returncode == 1 and "Traceback" not in direct.stderr
+    assert len(direct.stderr.strip().splitlines()) == 1
+    assert f"chDB at {db} is in use by another process (pid {worker.popen.pid}" in direct.stderr
+    assert "--worker" in direct.stderr
+
+    # Through the worker: the rows, as JSON lines.
+    through = subprocess.run([*cli, "--worker", f"http://127.0.0.1:{port}", count], env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert through.returncode == 0, through.stderr
+    assert [orjson.loads(line) for line in through.stdout.splitlines()] == [{"n": len(want)}]
+    ids = subprocess.run([*cli, "--worker", f"http://127.0.0.1:{port}/", "--limit", "2",
+                          "SELECT toString(event_id) AS event_id FROM xapi.xapi_events_all FINAL ORDER BY event_id"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert [orjson.loads(line)["event_id"] for line in ids.stdout.splitlines()] == sorted(w["id"] for w in want)[:2]
+    assert "router aspects: 2 row(s) (truncated at --limit 2)" in ids.stderr
+
+    # The view refuses anything but a SELECT, whoever calls it, and leaves the tables as they were.
+    for sql in ("DROP TABLE xapi.xapi_events_all", "SELECT 1; TRUNCATE TABLE xapi.xapi_events_all"):
+        url = f"http://127.0.0.1:{port}/stream-app/clickhouse/query/?" + urllib.parse.urlencode({"sql": sql})
+        try:
+            urllib.request.urlopen(url, timeout=30)
+            raise AssertionError(f"{sql!r} was not refused")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 400 and "error" in orjson.loads(exc.read())
+    refused = subprocess.run([*cli, "--worker", f"http://127.0.0.1:{port}", "DROP TABLE xapi.xapi_events_all"],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "only SELECT queries" in refused.stderr
+    answer = web_json(port, "/stream-app/clickhouse/query/?sql=" + urllib.parse.quote(count))
+    assert answer == {"router": "aspects", "rows": [{"n": len(want)}], "count": 1, "limit": 1000, "truncated": False}

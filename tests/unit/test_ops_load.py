@@ -169,3 +169,43 @@ def test_rate_limit_sleeps_until_each_event_is_due(monkeypatch: pytest.MonkeyPat
     assert len(slept) == 3
     load_module.Pacer(None).wait(10**6)  # no rate: never waits
     assert len(slept) == 3
+
+
+def test_the_size_check_refuses_at_least_what_librdkafka_refuses() -> None:
+    from confluent_kafka import KafkaException, Producer
+
+    from stream_app.ops.limits import SizeLimit
+
+    limit = SizeLimit(10_000, "test")
+    producer = Producer({"bootstrap.servers": "127.0.0.1:9", "message.max.bytes": limit.max_bytes})
+    key = b"learner1"
+    largest = next(n for n in range(limit.max_bytes, 0, -1) if not limit.refuses(b"x" * n, key))
+    producer.produce("t", b"x" * largest, key)  # what the check lets through, the producer takes
+    assert limit.refuses(b"x" * (largest + 1), key)
+    with pytest.raises(KafkaException):  # and the producer's own limit is not far above ours
+        producer.produce("t", b"x" * (largest + 100), key)
+    producer.purge()
+
+
+def test_over_size_lines_are_refused_before_producing_and_counted_alike_in_a_dry_run(tmp_path: Path) -> None:
+    from stream_app.ops.limits import SizeLimit
+
+    big = b'{"name":"problem_check","username":"ann","event":{"state":"' + b"x" * 20_000 + b'"}}'
+    (tmp_path / "tracking.log").write_bytes(EVENT + b"\n" + big + b"\nnope\n" + EVENT + b"\n")
+    limit = SizeLimit(10_000, "topic t max.message.bytes")
+    sink, bad, dry_bad = Recorder(), [], []
+    real = load(expand([str(tmp_path)]), sink, bad.append, limit=limit)
+    dry = load(expand([str(tmp_path)]), DryRun(), dry_bad.append, limit=limit, dry_run=True)
+    assert [(b.line, b.reason) for b in bad] == [(b.line, b.reason) for b in dry_bad] == [
+        (2, "msg_size_too_large"), (3, "invalid_json")]
+    assert real.events == dry.events == len(sink.sent) == 2 and real.bad == dry.bad
+    assert all(len(value) < 1000 for value, _ in sink.sent)  # the large line was never handed to the producer
+    assert "size limit: 10,000 bytes (topic t max.message.bytes)" in real.summary()
+
+
+def test_an_unreachable_broker_leaves_the_producers_limit_and_says_so() -> None:
+    from stream_app.ops.limits import PRODUCER_MAX_BYTES, size_limit
+
+    limit = size_limit("127.0.0.1:9", "openedx.tracking", timeout=1.0)
+    assert limit.max_bytes == PRODUCER_MAX_BYTES
+    assert limit.describe().startswith("1,000,000 bytes (producer message.max.bytes; the broker did not answer")

@@ -2,7 +2,8 @@
 
 `chdb://PATH` opens an embedded chDB session on a directory (the development
 stack's default; chDB allows one embedded server per process, so a process opens
-at most one such client at a time). `http(s)://HOST:PORT` talks to a ClickHouse
+at most one such client at a time, and a directory is held by one process: a
+second one is told in one line who holds it, see `held_by`). `http(s)://HOST:PORT` talks to a ClickHouse
 server through clickhouse-connect. Both take inserts as JSONEachRow: a row is a
 plain dict, and a batch is serialised by one orjson call as a JSON array, which
 JSONEachRow accepts as input (ClickHouse >= 21); one call for the whole batch
@@ -12,6 +13,8 @@ of an insert's cost. The client is synchronous; `ClickHouseSink` runs it in a th
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -50,6 +53,43 @@ class Client(Protocol):
         ...
 
 
+def in_use_message(path: str, pid: int | None) -> str:
+    """The one line an operator reads when another process holds a chDB directory, and what to do about it."""
+    who = f"pid {pid}" if pid else "pid unknown"
+    return (f"chDB at {path} is in use by another process ({who}, usually the stream_app worker whose clickhouse "
+            "router writes there): chDB lets one process open a directory. Query the tables through that worker "
+            "(stream-app clickhouse query --worker http://HOST:PORT 'SELECT ...'), or stop it first")
+
+
+def held_by(path: str) -> int | None:
+    """The pid of the process holding the chDB directory `path` (0 if unknown), or None when it is free.
+
+    ClickHouse keeps an exclusive `flock` on `<path>/status` (which holds `PID: n`) while its server
+    runs; trying that lock without waiting tells whether opening the directory would fail. The lock
+    taken here is released at once (closing our descriptor releases only our own flock).
+    """
+    status = Path(path) / "status"
+    try:
+        fd = os.open(status, os.O_RDONLY)
+    except OSError:
+        return None  # never opened, or not readable: let chDB say what is wrong
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = status.read_text(errors="replace")
+            pid = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("PID:")), "")
+            return int(pid) if pid.isdigit() else 0
+        return None
+    finally:
+        os.close(fd)
+
+
+# chDB's words when the directory is locked: "Error initializing EmbeddedServer ... (BAD_ARGUMENTS)", caused by
+# "Cannot lock file .../status. Another server instance in same directory is already running".
+_LOCKED = ("Cannot lock file", "Another server instance", "Error initializing EmbeddedServer")
+
+
 def json_body(rows: Iterable[Row]) -> bytes:
     """Rows as a JSONEachRow body (a JSON array of objects)."""
     return orjson.dumps(rows if isinstance(rows, (list, tuple)) else list(rows))
@@ -63,10 +103,15 @@ class ChdbClient:
         from chdb import session  # imported here: loading the engine is heavy and only this backend needs it
 
         Path(path).mkdir(parents=True, exist_ok=True)
+        holder = held_by(path)
+        if holder is not None and holder != os.getpid():  # this process's own server may be reopened
+            raise ClickHouseError(in_use_message(path, holder))
         factory: Any = session.Session  # chDB ships no type hints
         try:
             self._session: Any = factory(path)
         except Exception as exc:  # noqa: BLE001 - e.g. another process holds the directory: unavailable for now
+            if any(words in str(exc) for words in _LOCKED):  # taken between our check and the open
+                raise ClickHouseError(in_use_message(path, held_by(path) or 0)) from exc
             raise ClickHouseError(f"cannot open chDB at {path}: {exc}") from exc
         self._lock = threading.Lock()
 
