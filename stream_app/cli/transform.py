@@ -71,22 +71,28 @@ def _summary(read: int, written: int, rejects: Counter[str], skipped: int, namel
               help="JSONL tracking events (gzip ok); - is stdin.")
 @click.option("--output", "output_path", default="-", show_default=True, help="Where to write; - is stdout.")
 @click.option("--explain", is_flag=True, help="One line per input event: index, name, output, error.")
-@click.option("--lms-root-url", default=DEFAULT_LMS_ROOT_URL, show_default=True, help="LMS root URL (IRIs, homePage).")
+@click.option("--lms-root-url", default=DEFAULT_LMS_ROOT_URL, show_default=True, envvar="STREAM_APP_LMS_ROOT_URL",
+              help="LMS root URL (IRIs, homePage).")
 @click.option("--ifi", type=click.Choice(["external_id", "mbox", "mbox_sha1sum"]), default="external_id",
-              show_default=True, help="xAPI actor form.")
+              show_default=True, envvar="STREAM_APP_XAPI_ACTOR_IFI", help="xAPI actor form.")
 @click.option("--mbox-sha1sum-form", type=click.Choice(["erb", "spec"]), default="erb", show_default=True,
+              envvar="STREAM_APP_MBOX_SHA1SUM_FORM",
               help="erb: sha1 of the bare email (as ERB); spec: sha1 of the mailto: IRI (xAPI spec).")
 @click.option("--version-string", default=DEFAULT_VERSION_STRING, show_default=True,
+              envvar="STREAM_APP_TRANSFORMER_VERSION",
               help="Transformer-version value, e.g. event-routing-backends@10.0.0 for parity runs.")
-@click.option("--sensor-id", default=None, help="Caliper sensor id (default: the LMS root URL).")
+@click.option("--sensor-id", default=None, envvar="STREAM_APP_CALIPER_SENSOR_ID",
+              help="Caliper sensor id (default: the LMS root URL).")
 @click.option("--caliper11-personal-data/--no-caliper11-personal-data", default=True, show_default=True,
+              envvar="STREAM_APP_CALIPER11_PERSONAL_DATA",
               help="caliper11: copy username, IP and user agent into the output as openedx-caliper-tracking does.")
-@click.option("--caliper11-passthrough", is_flag=True,
+@click.option("--caliper11-passthrough", is_flag=True, envvar="STREAM_APP_CALIPER11_PASSTHROUGH",
               help="caliper11: send grading events without a referer on raw with id null (CT's behaviour) "
                    "instead of rejecting them.")
-@click.option("--caliper11-page-views", is_flag=True,
+@click.option("--caliper11-page-views", is_flag=True, envvar="STREAM_APP_CALIPER11_PAGE_VIEWS",
               help="caliper11: also transform page views (URL-path event types), which CT only logged locally.")
 @click.option("--id-form", "id_form", type=click.Choice(["live", "replay"]), default="live", show_default=True,
+              envvar="STREAM_APP_XAPI_ID_FORM",
               help="xAPI statement ids as ERB's live paths made them (from the timestamp as a datetime) or as "
                    "its file replays did (from the timestamp text); see docs/statement-ids.md.")
 @click.option("--nameless-events", type=click.Choice(["event_type", "skip"]), default="event_type", show_default=True,
@@ -100,7 +106,12 @@ def transform_command(
     mbox_sha1sum_form: Any, version_string: str, sensor_id: str | None, caliper11_personal_data: bool,
     caliper11_passthrough: bool, caliper11_page_views: bool, id_form: Any, nameless_events: Any, allow: tuple[str, ...],
 ) -> None:
-    """Transform tracking events into xAPI statements or Caliper events."""
+    """Transform tracking events into xAPI statements or Caliper events.
+
+    Every option that changes output defaults to the worker's environment variable of the same setting
+    (STREAM_APP_LMS_ROOT_URL, STREAM_APP_XAPI_ID_FORM, ...), so a file transformed in the worker's
+    environment gives the worker's statements.
+    """
     settings = TransformSettings(lms_root_url=lms_root_url, ifi=ifi, mbox_sha1sum_form=mbox_sha1sum_form,
                                  version_string=version_string, sensor_id=sensor_id,
                                  caliper11_personal_data=caliper11_personal_data,

@@ -139,3 +139,27 @@ def test_a_missing_input_or_seed_is_a_one_line_error_and_creates_no_output(tmp_p
     assert not out.exists()
     result = CliRunner().invoke(cli, ["transform", "--format", "xapi", "--cdc", str(tmp_path / "seed.jsonl")])
     assert result.exit_code == 1 and "seed.jsonl: No such file or directory" in result.output
+
+
+def test_output_options_default_to_the_workers_environment(tmp_path: Path) -> None:
+    """In the worker's environment the CLI gives the worker's statements: STREAM_APP_* are the options' defaults."""
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(lines(LINK))
+    want = orjson.loads((ERB_DIR / "cases" / "edx.ui.lms.link_clicked" / "xapi.json").read_bytes())
+
+    def transform(env: dict[str, str], *args: str) -> dict[str, object]:
+        out = tmp_path / "out.jsonl"
+        result = CliRunner().invoke(cli, ["transform", "--format", "xapi", "--cdc", str(SEED), "--input", str(source),
+                                          "--output", str(out), *args], env=env)
+        assert result.exit_code == 0, result.output
+        statement: dict[str, object] = orjson.loads(out.read_bytes().splitlines()[0])
+        return statement
+
+    env = {"STREAM_APP_XAPI_ID_FORM": "replay", "STREAM_APP_TRANSFORMER_VERSION": "event-routing-backends@1.1.1"}
+    assert transform(env) == want
+    assert transform({}, "--id-form", "replay", "--version-string", "event-routing-backends@1.1.1") == want
+    assert transform({**env, "STREAM_APP_XAPI_ID_FORM": "live"})["id"] != want["id"]
+    # An option on the command line wins over the environment.
+    assert transform({**env, "STREAM_APP_XAPI_ID_FORM": "live"}, "--id-form", "replay") == want
+    moved = transform({**env, "STREAM_APP_LMS_ROOT_URL": "https://lms.example.org"})
+    assert str(orjson.dumps(moved["actor"])).count("https://lms.example.org") == 1
