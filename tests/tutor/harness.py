@@ -41,10 +41,16 @@ def run_tutor(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def tutor_python(root: Path, code: str) -> str:
-    """Run Python code with the Tutor virtualenv's interpreter (Tutor's own API), in this root; its stdout."""
+# What `tutor` itself does before a command: core hooks, then the project root (which loads the enabled plugins).
+_PRELUDE = ("import os; import tutor.commands.cli; from tutor import hooks; hooks.Actions.CORE_READY.do(); "
+            "hooks.Actions.PROJECT_ROOT_READY.do(os.environ['TUTOR_ROOT'])\n")
+
+
+def tutor_python(root: Path, code: str, stdin: str | None = None) -> str:
+    """Run Python code with the Tutor virtualenv's interpreter (Tutor's API, plugins loaded) in this root."""
     python = tutor_bin().with_name("python")
-    result = subprocess.run([str(python), "-c", code], env=_env(root), capture_output=True, text=True, timeout=300)
+    result = subprocess.run([str(python), "-c", _PRELUDE + code], input=stdin, env=_env(root), capture_output=True,
+                            text=True, timeout=300)
     assert result.returncode == 0, f"tutor python failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
@@ -88,21 +94,16 @@ class Rendered:
 
     def config(self) -> dict[str, Any]:
         """The full configuration (defaults included), through Tutor's own loader."""
-        code = ("import json, os; from tutor import config; "
+        code = ("import json; from tutor import config; "
                 "print(json.dumps(config.load_full(os.environ['TUTOR_ROOT']), default=str))")
         data: dict[str, Any] = json.loads(tutor_python(self.root, code))
         return data
 
     def render_str(self, text: str) -> str:
         """A template string rendered with this root's configuration, by Tutor's renderer."""
-        code = ("import os, sys; from tutor import config, env; "
-                "root = os.environ['TUTOR_ROOT']; "
-                "print(env.render_str(config.load_full(root), sys.stdin.read()), end='')")
-        python = tutor_bin().with_name("python")
-        result = subprocess.run([str(python), "-c", code], input=text, env=_env(self.root), capture_output=True,
-                                text=True, timeout=300)
-        assert result.returncode == 0, result.stderr
-        return result.stdout
+        code = ("import sys; from tutor import config, env; "
+                "print(env.render_str(config.load_full(os.environ['TUTOR_ROOT']), sys.stdin.read()), end='')")
+        return tutor_python(self.root, code, stdin=text)
 
 
 def render(root: Path, settings: dict[str, Any]) -> Rendered:
