@@ -152,6 +152,11 @@ hooks.Filters.CLI_DO_INIT_TASKS.add_items(
 @click.option("--dry-run", is_flag=True, help="Read, check and count; produce nothing.")
 def backfill(paths: tuple[str, ...], rate: float | None, dry_run: bool) -> t.Iterable[tuple[str, str]]:
     """`tutor local do stream-app-backfill`: `stream-app load` in the stream-app job container."""
+    return backfill_tasks(paths, rate, dry_run)
+
+
+def backfill_tasks(paths: t.Sequence[str], rate: float | None, dry_run: bool) -> list[tuple[str, str]]:
+    """The job's (service, command template); Tutor renders the template with the configuration."""
     # Quoted: `stream-app load` expands globs itself (oldest rotated file first), the shell must not.
     args = " ".join(_quote(p) for p in paths) if paths else (
         "{% for path in STREAM_APP_BACKFILL_PATHS %}'{{ path }}' {% endfor %}")
