@@ -78,3 +78,17 @@ def test_the_lms_image_installs_the_kafka_event_bus_producer(all_on: Rendered) -
     dockerfile = (all_on.env / "build" / "openedx" / "Dockerfile").read_text()
     assert "pip install \"edx-event-bus-kafka" in dockerfile
     assert "confluent-kafka[avro,schema-registry]" in dockerfile
+
+
+def test_event_routing_backends_is_turned_off_only_when_asked(all_on: Rendered,
+                                                             tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.tutor.harness import render
+
+    path = Path("apps") / "openedx" / "settings" / "lms" / "production.py"
+    assert "XAPI_EVENTS_ENABLED" not in _run_block(all_on.env / path, {})
+    off = render(tmp_path_factory.mktemp("erb-off"), {"STREAM_APP_DISABLE_ERB": True,
+                                                      "STREAM_APP_TRANSFORMER_VERSION": "event-routing-backends@9.3.0"})
+    settings = _run_block(off.env / path, {"XAPI_EVENTS_ENABLED": True})
+    assert settings["XAPI_EVENTS_ENABLED"] is False and settings["CALIPER_EVENTS_ENABLED"] is False
+    assert off.worker_env()["STREAM_APP_TRANSFORMER_VERSION"] == "event-routing-backends@9.3.0"
+    assert "STREAM_APP_TRANSFORMER_VERSION" not in all_on.worker_env()

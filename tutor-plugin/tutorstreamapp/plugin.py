@@ -75,6 +75,10 @@ hooks.Filters.CONFIG_DEFAULTS.add_items(
         # live: ERB's live paths (Celery and event bus); replay: ERB's transform_tracking_logs file replays.
         ("STREAM_APP_XAPI_ID_FORM", "live"),
         ("STREAM_APP_XAPI_ACTOR_IFI", "external_id"),
+        # Empty: stream_app's own. For a switch-over into the LRS ERB fills, ERB's: event-routing-backends@X.Y.Z.
+        ("STREAM_APP_TRANSFORMER_VERSION", ""),
+        # True turns event-routing-backends' transformation off in the LMS (XAPI/CALIPER_EVENTS_ENABLED = False).
+        ("STREAM_APP_DISABLE_ERB", False),
         # The worker's routers file (ARCHITECTURE.md, "Delivery"), as a list of router mappings. With
         # STREAM_APP_RUN_RALPH a router to the bundled Ralph is added.
         ("STREAM_APP_ROUTERS", []),
