@@ -57,7 +57,7 @@ run: $(STAMP) $(RALPH_STAMP)
 	$(BIN)/stream-app dev
 
 lint: $(STAMP)
-	$(BIN)/ruff check stream_app tests benchmarks
+	$(BIN)/ruff check stream_app tests benchmarks tutor-plugin
 	$(BIN)/mypy
 
 test: lint $(RALPH_STAMP) $(TUTOR_PLUGIN_STAMP)

@@ -148,3 +148,14 @@ def test_each_worker_has_its_own_web_host_and_data_directory(rendered: Rendered,
     permissions = (again.env / "apps" / "permissions" / "setowners.sh").read_text()
     for name in workers:
         assert f"/mounts/stream-app/{name.removeprefix('stream-app-')}" in permissions
+
+
+@pytest.mark.parametrize("switch", sorted(OPTIONAL))
+def test_one_switch_on_runs_exactly_that_service(switch: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.tutor.harness import render
+
+    rendered = render(tmp_path_factory.mktemp("one-switch"), {key: key == switch for key in OPTIONAL})
+    assert _ours(rendered.compose()["services"]) == {"stream-app-worker-1", OPTIONAL[switch]}
+    assert _ours(_workloads(rendered)) == {"stream-app-worker", OPTIONAL[switch]}
+    assert _ours(doc["metadata"]["name"] for doc in rendered.k8s("services")) == {"stream-app-worker",
+                                                                                   OPTIONAL[switch]}

@@ -126,6 +126,8 @@ for patch in sorted((HERE / "patches").iterdir()):
 hooks.Filters.IMAGES_BUILD.add_item(
     ("stream-app", ("plugins", "stream-app", "build", "stream-app"), "{{ STREAM_APP_DOCKER_IMAGE }}", ())
 )
+# `tutor images push stream-app`, for a cluster that pulls the worker image from your registry.
+hooks.Filters.IMAGES_PUSH.add_item(("stream-app", "{{ STREAM_APP_DOCKER_IMAGE }}"))
 for name, setting in (("stream-app-kafka", "KAFKA"), ("stream-app-schema-registry", "SCHEMA_REGISTRY"),
                       ("stream-app-connect", "CONNECT"), ("stream-app-ralph", "RALPH")):
     hooks.Filters.IMAGES_PULL.add_item((name, f"{{{{ STREAM_APP_DOCKER_IMAGE_{setting} }}}}"))
