@@ -41,6 +41,10 @@ def test_compose_has_the_workers_and_each_optional_service_exactly_when_on(rende
     # depends_on names only services that exist (an optional one that is off is not waited for).
     for name in expected:
         assert set(services[name].get("depends_on", [])) <= set(services), name
+    # The job container (init tasks, backfill) waits for the services that are on, and only for those.
+    job = rendered.compose("docker-compose.jobs.yml")["services"]["stream-app-job"]
+    assert set(job["depends_on"]) == expected & {"stream-app-kafka", "stream-app-schema-registry",
+                                                 "stream-app-connect"}
 
 
 def test_both_configurations_were_really_rendered(all_on: Rendered, all_off: Rendered) -> None:

@@ -131,3 +131,44 @@ def test_the_backfill_command_loads_the_lms_tracking_logs_with_stream_app_load(a
     assert result.returncode == 0, result.stderr
     assert "invalid_json" in result.stderr
     assert "events valid (dry run, nothing produced): 3; bad lines: 1" in result.stderr
+
+
+def _connector_python(rendered: Rendered) -> str:
+    script = _init_tasks(rendered)[2][1]
+    python = script.split("<<'PYTHON'\n", 1)[1].split("\nPYTHON", 1)[0]
+    # The job mounts the rendered config directory at /config; here it is read where Tutor rendered it.
+    return python.replace('"/config/mysql-connector.json"', repr(str(rendered.config_dir / "mysql-connector.json")))
+
+
+def test_the_connector_task_registers_through_the_rest_api_and_waits_for_connect(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.delivery.endpoint import Endpoint, Reply
+
+    with Endpoint().running() as connect:
+        # Kafka Connect still starting (503), then rebalancing (409), then it takes the configuration.
+        connect.script(Reply(503, b'{"error_code": 503}'), Reply(409, b'{"error_code": 409}'), Reply(201, b"{}"))
+        rendered = render(tmp_path_factory.mktemp("connect"), {"STREAM_APP_CONNECT_URL": connect.url})
+        result = subprocess.run([sys.executable, "-c", _connector_python(rendered)], capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert "connector registered" in result.stdout and "HTTP 503, retrying" in result.stdout
+        name = rendered.value("STREAM_APP_DEBEZIUM_CONNECTOR_NAME")
+        assert [(r.method, r.path) for r in connect.requests] == [("PUT", f"/connectors/{name}/config")] * 3
+        expected = json.loads((rendered.config_dir / "mysql-connector.json").read_text())["config"]
+        assert all(r.json() == expected for r in connect.requests)
+        assert connect.requests[0].headers["Content-Type"] == "application/json"
+
+
+def test_the_connector_task_stops_with_connects_reason_on_a_bad_configuration(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.delivery.endpoint import Endpoint, Reply
+
+    with Endpoint().running() as connect:
+        connect.script(Reply(400, b'{"error_code": 400, "message": "Connector configuration is invalid"}'))
+        rendered = render(tmp_path_factory.mktemp("connect-bad"), {"STREAM_APP_CONNECT_URL": connect.url})
+        result = subprocess.run([sys.executable, "-c", _connector_python(rendered)], capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode != 0
+        assert "refused the connector (HTTP 400)" in result.stderr
+        assert "Connector configuration is invalid" in result.stderr
+        assert len(connect.requests) == 1
