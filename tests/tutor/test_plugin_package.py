@@ -7,6 +7,9 @@ event names the LMS must put on the bus, and topics.yaml) are checked here.
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import yaml
 
 import stream_app
 from stream_app.topics import DEFAULT_FILE, load_topics
@@ -39,3 +42,26 @@ def test_the_rendered_topics_file_is_stream_apps_with_the_event_bus_tracking_top
     assert ours["tracking"].name == f"{prefix}-analytics"
     assert {key: spec for key, spec in ours.items() if key != "tracking"} == {
         key: spec for key, spec in theirs.items() if key != "tracking"}
+
+
+def test_tutor_runs_the_plugin_as_it_is_in_the_repository(all_on: Rendered) -> None:
+    from tests.tutor.harness import tutor_python
+
+    installed = Path(tutor_python(all_on.root, "import tutorstreamapp; print(tutorstreamapp.__file__)").strip()).parent
+    ours = {p.relative_to(PLUGIN): p.read_bytes() for p in PLUGIN.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts}
+    theirs = {p.relative_to(installed): p.read_bytes() for p in installed.rglob("*")
+              if p.is_file() and "__pycache__" not in p.parts}
+    assert theirs == ours, "the plugin installed in .venv-tutor is not tutor-plugin/'s: run `make tutor`"
+
+
+def test_the_k8s_config_maps_are_made_of_rendered_files(rendered: Rendered) -> None:
+    kustomization = yaml.safe_load((rendered.env / "kustomization.yml").read_text())
+    ours = {entry["name"]: entry for entry in kustomization["configMapGenerator"]
+            if entry["name"].startswith("stream-app")}
+    assert set(ours) == {"stream-app-config", "stream-app-env"}
+    for entry in ours.values():
+        for path in entry.get("files", []) + entry.get("envs", []):
+            assert (rendered.env / path).is_file(), path
+    files = {Path(path).name for path in ours["stream-app-config"]["files"]}
+    assert files == {p.name for p in rendered.config_dir.iterdir()} - {"worker.env"}
