@@ -49,7 +49,9 @@ def test_the_worker_environment_holds_only_settings_the_worker_knows(rendered: R
     # The pending names must not be fields yet, or the constant above is stale.
     assert not PENDING_ON_OTHER_BRANCHES & KNOWN, "remove PENDING_ON_OTHER_BRANCHES' merged names"
     # Anything else is what the routers file reads through ${VAR}.
-    assert {name for name in names if not name.startswith("STREAM_APP_")} <= {"LRS_RALPH_PASSWORD", "POD_NAME"}
+    router_env = set(rendered.value("STREAM_APP_ROUTER_ENV"))
+    others = {name for name in names if not name.startswith("STREAM_APP_")}
+    assert others <= {"LRS_RALPH_PASSWORD", "POD_NAME"} | router_env
 
 
 def test_the_worker_environment_parses_as_the_workers_settings(rendered: Rendered,
@@ -72,7 +74,7 @@ def test_the_worker_environment_parses_as_the_workers_settings(rendered: Rendere
 
 def test_the_routers_file_validates_with_the_workers_validator(rendered: Rendered,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    env = {**rendered.worker_env(), "CAMPUS_LRS_PASSWORD": "operator-secret"}
+    env = rendered.worker_env()  # the operator's router secrets come from STREAM_APP_ROUTER_ENV
     routers = load_all_routers(rendered.config_dir / "routers.yaml", env)
     names = [router.name for router in routers]
     if rendered.value("STREAM_APP_RUN_RALPH"):
@@ -85,6 +87,7 @@ def test_the_routers_file_validates_with_the_workers_validator(rendered: Rendere
         assert campus.auth.password.get_secret_value() == "operator-secret"  # type: ignore[union-attr]
         assert campus.retry_delays == (30.0, 300.0)
         assert campus.matches({"context": {"org_id": "edX"}}) and not campus.matches({"context": {"org_id": "MIT"}})
+        assert env["CAMPUS_LRS_PASSWORD"] == "operator-secret"
     else:
         assert names == []
     # And as the worker reads it at start-up: every router's format is produced.

@@ -82,6 +82,9 @@ hooks.Filters.CONFIG_DEFAULTS.add_items(
         # The worker's routers file (ARCHITECTURE.md, "Delivery"), as a list of router mappings. With
         # STREAM_APP_RUN_RALPH a router to the bundled Ralph is added.
         ("STREAM_APP_ROUTERS", []),
+        # Variables the routers refer to as ${NAME} (their secrets), put into the workers' environment. Names must
+        # not start with STREAM_APP_ (those are the worker's settings).
+        ("STREAM_APP_ROUTER_ENV", {}),
         # Debezium on Tutor's MySQL (topic.prefix; topics are <prefix>.<database>.<table>).
         # Off when CDC reaches the topics some other way: then no MySQL user and no connector are made.
         ("STREAM_APP_DEBEZIUM_REGISTER", True),
