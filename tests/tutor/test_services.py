@@ -163,3 +163,13 @@ def test_one_switch_on_runs_exactly_that_service(switch: str, tmp_path_factory: 
     assert _ours(_workloads(rendered)) == {"stream-app-worker", OPTIONAL[switch]}
     assert _ours(doc["metadata"]["name"] for doc in rendered.k8s("services")) == {"stream-app-worker",
                                                                                    OPTIONAL[switch]}
+
+
+def test_the_kraft_cluster_id_is_a_base64_uuid_kept_in_the_configuration(all_on: Rendered) -> None:
+    import base64
+
+    cluster_id = all_on.compose()["services"]["stream-app-kafka"]["environment"]["CLUSTER_ID"]
+    assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16  # what Kafka's Uuid.fromString accepts
+    assert (all_on.root / "config.yml").read_text().count(cluster_id) == 1  # generated once, then kept
+    k8s = _workloads(all_on)["stream-app-kafka"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "CLUSTER_ID", "value": cluster_id} in k8s
