@@ -7,6 +7,7 @@ Nothing is started: these are the files `tutor local launch` / `tutor k8s launch
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -173,3 +174,18 @@ def test_the_kraft_cluster_id_is_a_base64_uuid_kept_in_the_configuration(all_on:
     assert (all_on.root / "config.yml").read_text().count(cluster_id) == 1  # generated once, then kept
     k8s = _workloads(all_on)["stream-app-kafka"]["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "CLUSTER_ID", "value": cluster_id} in k8s
+
+
+def test_the_worker_image_installs_the_configured_stream_app(all_on: Rendered,
+                                                             tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.tutor.harness import render
+
+    path = Path("plugins") / "stream-app" / "build" / "stream-app" / "Dockerfile"
+    default = (all_on.env / path).read_text()
+    assert f'RUN pip install "stream-app=={all_on.value("STREAM_APP_VERSION")}"' in default
+    assert "apt-get" not in default
+    spec = "stream-app @ git+https://git.example.org/you/stream_app.git@v0.1.0"
+    git = (render(tmp_path_factory.mktemp("git-spec"), {"STREAM_APP_PIP_SPEC": spec}).env / path).read_text()
+    assert f'RUN pip install "{spec}"' in git
+    assert "apt-get install -y --no-install-recommends git" in git
+    assert 'CMD ["stream-app", "worker", "-l", "info"]' in git
