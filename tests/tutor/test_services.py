@@ -189,3 +189,21 @@ def test_the_worker_image_installs_the_configured_stream_app(all_on: Rendered,
     assert f'RUN pip install "{spec}"' in git
     assert "apt-get install -y --no-install-recommends git" in git
     assert 'CMD ["stream-app", "worker", "-l", "info"]' in git
+
+
+def test_each_k8s_service_selects_the_pods_of_one_workload(rendered: Rendered) -> None:
+    workloads = _workloads(rendered)
+    for name, doc in workloads.items():
+        if name.startswith("stream-app"):
+            labels = doc["spec"]["template"]["metadata"]["labels"]
+            assert doc["spec"]["selector"]["matchLabels"].items() <= labels.items(), name
+    for service in rendered.k8s("services"):
+        name = service["metadata"]["name"]
+        if not name.startswith("stream-app"):
+            continue
+        selected = [w for w, doc in workloads.items()
+                    if service["spec"]["selector"].items() <= doc["spec"]["template"]["metadata"]["labels"].items()]
+        assert selected == [name], (name, selected)
+        ports = {p["containerPort"] for c in workloads[name]["spec"]["template"]["spec"]["containers"]
+                 for p in c.get("ports", [])}
+        assert {p["port"] for p in service["spec"]["ports"]} <= ports, name
