@@ -6,10 +6,10 @@ data for Tutor's renderer: `CONFIG_DEFAULTS` / `CONFIG_UNIQUE` (the
 docker-compose services, k8s manifests), the templates of `templates/stream-app/`
 (the worker's environment, routers and topics files, the Debezium connector,
 the image's Dockerfile) and the init tasks and `do` job. It never imports
-stream_app (which is not installed beside Tutor); the one piece of stream_app's
-knowledge it carries, the event names the LMS must put on the bus, is the
-generated file `event_bus_tracking_logs.txt`, kept equal to stream_app's default
-allow lists by a test. Nothing here starts a container: Tutor does, when the
+stream_app (which is not installed beside Tutor); the two pieces of stream_app's
+knowledge it carries are checked against stream_app by tests/tutor: the event
+names the LMS must put on the bus (the generated `event_bus_tracking_logs.txt`,
+stream_app's default allow lists) and its copy of topics.yaml. Nothing here starts a container: Tutor does, when the
 operator runs `tutor local launch` or `tutor k8s launch`.
 """
 
