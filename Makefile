@@ -1,7 +1,8 @@
 # Two entry points, both self-installing on a fresh machine (Python 3.11+ and make are all they need):
 #   make run   — the embedded stack (broker, registry, worker) on the sample data, showing the statements
 #   make test  — lint, type checks and the whole test suite (what CI runs); installs the test LRS (Ralph),
-#                the LMS's event-bus packages (.venv-lms, Python 3.12) and promtool (Prometheus rules tests) first
+#                the LMS's event-bus packages (.venv-lms, Python 3.12), promtool (Prometheus rules tests) and
+#                Tutor with the repository's Tutor plugin first
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -50,7 +51,26 @@ $(LMS_STAMP): $(LMS_REQUIREMENTS)
 	$(LMS_VENV)/bin/pip install --quiet -r $(LMS_REQUIREMENTS)
 	touch $(LMS_STAMP)
 
-.PHONY: install ralph lms promtool run test lint bench
+# Tutor (the tests of the Tutor plugin render with the real package) pins its own click and jinja2: a virtualenv
+# of its own too, with the plugin built and installed from tutor-plugin/ (reinstalled whenever a file of it changes).
+TUTOR_VENV := .venv-tutor
+TUTOR_STAMP := $(TUTOR_VENV)/.installed
+TUTOR_PLUGIN_STAMP := $(TUTOR_VENV)/.plugin-installed
+TUTOR_PLUGIN_FILES := $(shell find tutor-plugin -type f -not -path '*/__pycache__/*' -not -path '*.egg-info*' \
+                        -not -path 'tutor-plugin/build/*')
+
+$(TUTOR_STAMP):
+	$(PY) -m venv $(TUTOR_VENV)
+	$(TUTOR_VENV)/bin/pip install --quiet --upgrade pip
+	$(TUTOR_VENV)/bin/pip install --quiet 'tutor==22.0.3'
+	touch $(TUTOR_STAMP)
+
+$(TUTOR_PLUGIN_STAMP): $(TUTOR_STAMP) $(TUTOR_PLUGIN_FILES)
+	$(TUTOR_VENV)/bin/pip install --quiet --force-reinstall --no-deps ./tutor-plugin
+	rm -rf tutor-plugin/build
+	touch $(TUTOR_PLUGIN_STAMP)
+
+.PHONY: install ralph lms promtool tutor tutor-plugin-names run test lint bench
 install: $(STAMP)
 
 ralph: $(RALPH_STAMP)
@@ -61,14 +81,20 @@ lms: $(LMS_STAMP)
 promtool: $(STAMP)
 	.ci/promtool $(BIN)
 
+tutor: $(TUTOR_PLUGIN_STAMP)
+
+# Regenerate the plugin's list of event names for the LMS's EVENT_BUS_TRACKING_LOGS from the default allow lists.
+tutor-plugin-names: $(STAMP)
+	$(BIN)/python -m tests.tutor.names > tutor-plugin/tutorstreamapp/event_bus_tracking_logs.txt
+
 run: $(RUN_STAMP) $(RALPH_STAMP)
 	$(BIN)/stream-app dev
 
 lint: $(STAMP)
-	$(BIN)/ruff check stream_app tests benchmarks
+	$(BIN)/ruff check stream_app tests benchmarks tutor-plugin
 	$(BIN)/mypy
 
-test: lint $(RALPH_STAMP) $(LMS_STAMP) promtool
+test: lint $(RALPH_STAMP) $(LMS_STAMP) promtool $(TUTOR_PLUGIN_STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)

@@ -20,6 +20,7 @@ from stream_app.cli.loadgen import loadgen_command
 from stream_app.cli.registry import registry_command
 from stream_app.cli.replay import replay_command
 from stream_app.cli.settings import settings_command
+from stream_app.cli.topics import topics_group
 from stream_app.cli.transform import transform_command
 from stream_app.cli.worker import worker_command
 from stream_app.extras import MissingExtra
@@ -43,6 +44,7 @@ cli.add_command(dead_letter_group)
 cli.add_command(redeliver_command)
 cli.add_command(worker_command)
 cli.add_command(settings_command)
+cli.add_command(topics_group)
 
 
 def main() -> None:
