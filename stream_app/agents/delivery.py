@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import orjson
 
 from stream_app import deadletter
-from stream_app.agents.common import COUNTS, ENGINE, SETTINGS, log
+from stream_app.agents.common import COUNTS, ENGINE, SETTINGS, STATUS_VIEW, log
 from stream_app.agents.output import OutputProducer
 from stream_app.agents.stats import STATS, StatusReporter
 from stream_app.application import app, topic
@@ -196,7 +196,7 @@ def _settle(router: AnyRouter, items: list[Item], outcomes: list[Outcome], statu
 
 def delivery_agents(router: AnyRouter, sender: Sender) -> None:
     """Register the fresh-traffic agent and one agent per retry tier for a router."""
-    status = StatusReporter(topic("delivery_status"))
+    status = StatusReporter(topic("delivery_status"), STATUS_VIEW)
 
     async def deliver(events: list[Any], fresh: bool) -> None:
         # Schemas first met here are fetched off the loop; a registry outage holds the batch.
@@ -209,6 +209,7 @@ def delivery_agents(router: AnyRouter, sender: Sender) -> None:
         await PRODUCER.flush()
 
     async def fresh_agent(stream: Any) -> None:
+        await STATUS_VIEW.ready()  # the router's last published state, before the first batch is judged
         async for batch in stream.take_events(router.batch_size, within=router.batch_max_wait):
             await deliver(batch, fresh=True)
 
@@ -216,6 +217,7 @@ def delivery_agents(router: AnyRouter, sender: Sender) -> None:
 
     for tier in range(1, len(router.retry_delays) + 1):
         async def retry_agent(stream: Any) -> None:
+            await STATUS_VIEW.ready()
             async for batch in stream.take_events(router.batch_size, within=router.batch_max_wait):
                 due = max(RetryMeta.decode(headers_dict(e.message.headers).get(META_HEADER), router.name).due
                           for e in batch)
