@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 from stream_app import deadletter
+from stream_app.agents.commits import EagerCommits
 from stream_app.agents.statusview import StatusView
 from stream_app.application import app, topic
 from stream_app.logjson import log_fields
@@ -27,6 +28,8 @@ FORMATS = SETTINGS.format_list()
 COUNTS: Counter[str] = Counter()
 
 dead_letter_topic = topic("dead_letter")
+# Offsets committed as soon as input is final (see agents.commits), not only on Faust's timer.
+COMMITS = EagerCommits(app)
 # The routers' last states and the alert agent's last mails, shared by the delivery and alert agents.
 STATUS_VIEW = StatusView(SETTINGS, topics()["delivery_status"].name)
 

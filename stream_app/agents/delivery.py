@@ -12,7 +12,9 @@ constant per topic, so records are in due order) and deliver again, to that
 router only. Retry and dead-letter records go through a batching producer that
 is flushed before the batch is acknowledged: a statement is never acknowledged
 before it is delivered or stored on the next topic (at-least-once; the LRS
-treats repeats of a statement id as no-ops).
+treats repeats of a statement id as no-ops), and a settled batch's offsets are
+committed at once (`agents.commits`), so a crash repeats only the batches in
+flight.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from typing import Any, Protocol
 import orjson
 
 from stream_app import deadletter
-from stream_app.agents.common import COUNTS, ENGINE, SETTINGS, STATUS_VIEW, log
+from stream_app.agents.commits import acknowledge
+from stream_app.agents.common import COMMITS, COUNTS, ENGINE, SETTINGS, STATUS_VIEW, log
 from stream_app.agents.output import OutputProducer
 from stream_app.agents.stats import STATS, StatusReporter
 from stream_app.application import app, topic
@@ -205,8 +208,10 @@ def delivery_agents(router: AnyRouter, sender: Sender) -> None:
         if items:
             outcomes = await guarded(sender.deliver(items), len(items), router.name)
             _settle(router, items, outcomes, status)
-        # Acknowledge only once every retry or dead-letter record of the batch is stored.
+        # Acknowledge only once every retry or dead-letter record of the batch is stored; commit at once, so a
+        # crash repeats no settled batch.
         await PRODUCER.flush()
+        COMMITS.commit_soon(acknowledge(app, events))
 
     async def fresh_agent(stream: Any) -> None:
         await STATUS_VIEW.ready()  # the router's last published state, before the first batch is judged

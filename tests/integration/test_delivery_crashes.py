@@ -7,8 +7,13 @@ again" mail per outage), and every statement is stored once.
 
 from __future__ import annotations
 
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import orjson
+from confluent_kafka import Consumer, TopicPartition
 
 from stream_app.devstack.ralph import Ralph
 from tests.integration.stack import Stack, wait_until, web_json
@@ -66,3 +71,77 @@ def test_lrs_down_worker_killed_and_restarted_then_lrs_back_one_failing_and_one_
     assert len(subjects) == 2, subjects
     assert "lrs is failing" in subjects[0] and "lrs delivers again" in subjects[1], subjects
     assert len(ralph.statement_ids()) == len(set(ralph.statement_ids()))  # nothing stored twice
+
+
+def copies(events: list[bytes], n: int) -> list[list[bytes]]:
+    """`n` copies of the sample events, each a minute later than the one before: distinct statement ids."""
+    parsed = [orjson.loads(line) for line in events]
+    out = []
+    for copy in range(n):
+        chunk = []
+        for event in parsed:
+            field = "timestamp" if "timestamp" in event else "time"  # live events and tracking-log lines
+            at = datetime.fromisoformat(event[field]) + timedelta(minutes=copy)
+            chunk.append(orjson.dumps({**event, field: at.isoformat()}))
+        out.append(chunk)
+    return out
+
+
+def statement_ids(records: list[dict[str, Any]]) -> list[str]:
+    return [orjson.loads(r["statement"])["id"] for r in records]
+
+
+def repeats_bound(stack: Stack) -> tuple[int, int]:
+    """What one crash may repeat: the events of the events-by-actor messages that can be in flight.
+
+    At most two tracking batches (the one being routed and one whose commit is under way), each written as
+    one message per events-by-actor partition, and (ENRICH_IN_FLIGHT + 2) x ENRICH_BATCH messages in the
+    enrich agent (stored-but-unacknowledged batches, the batch under way, one whose commit is under way).
+    Returns (bound in events, messages counted): the sum of the largest such messages of this run.
+    """
+    from stream_app.agents.tracking import ENRICH_BATCH, ENRICH_IN_FLIGHT
+
+    partitions = stack.specs["events_by_actor"].partitions or 4
+    messages = 2 * partitions + (ENRICH_IN_FLIGHT + 2) * ENRICH_BATCH
+    name = stack.specs["events_by_actor"].name
+    consumer = Consumer({"bootstrap.servers": stack.bootstrap, "group.id": "bound", "enable.auto.commit": False})
+    try:
+        parts = list(consumer.list_topics(name, timeout=10).topics[name].partitions)
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in parts}
+        consumer.assign([TopicPartition(name, p, 0) for p in parts])
+        sizes: list[int] = []
+        while len(sizes) < sum(ends.values()):
+            message = consumer.poll(5.0)
+            assert message is not None, "events-by-actor not read to its end"
+            if message.error() is None:
+                sizes.append(len(orjson.loads(message.value())))
+    finally:
+        consumer.close()
+    return sum(sorted(sizes, reverse=True)[:messages]), messages
+
+
+def produce_steadily(stack: Stack, events: list[bytes], per_step: int = 10, pause: float = 0.05) -> None:
+    """A steady stream (about 200 events/s), so a kill lands mid-stream and batches stay small."""
+    for start in range(0, len(events), per_step):
+        stack.produce_tracking(events[start:start + per_step])
+        time.sleep(pause)
+
+
+def test_a_crash_repeats_at_most_the_input_in_flight(stack: Stack, tmp_path: Path) -> None:
+    events = [line for chunk in copies(EVENTS, 40) for line in chunk]
+    want = {w["id"] for w in cli_output("xapi", CDC, events, tmp_path)}
+    first, port = stack.start_worker("w1", data_dir=tmp_path / "d1")
+    stack.produce_cdc(CDC)
+    wait_for_cdc([port])
+    produce_steadily(stack, events[: len(events) // 2])
+    first.kill_group()
+    stack.start_worker("w2", data_dir=tmp_path / "d2")
+    produce_steadily(stack, events[len(events) // 2:])
+    records = stack.read("xapi", 0, timeout=180, done=lambda rs: len(set(statement_ids(rs))) >= len(want))
+    ids = statement_ids(records)
+    assert set(ids) == want, (len(set(ids)), len(want))
+    repeats = len(ids) - len(want)
+    bound, messages = repeats_bound(stack)
+    print(f"kill -9 mid-stream: {len(ids)} xAPI records for {len(want)} statements: {repeats} repeats "
+          f"(bound: {bound} events in the {messages} largest events-by-actor messages)")
+    assert repeats <= bound
