@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, TopicPartition
 from stream_app.devstack.ralph import Ralph
 from tests.integration.stack import Stack, wait_until, web_json
 from tests.integration.test_delivery import Mailbox, smtp, write_routers  # noqa: F401 — smtp: the fixture
-from tests.integration.test_topology import CDC, EVENTS, cli_output, wait_for_cdc
+from tests.integration.test_topology import CDC, EVENTS, applied, cli_output, wait_for_cdc
 
 
 def lrs_router(ralph: Ralph, **changes: Any) -> dict[str, Any]:
@@ -145,3 +145,60 @@ def test_a_crash_repeats_at_most_the_input_in_flight(stack: Stack, tmp_path: Pat
     print(f"kill -9 mid-stream: {len(ids)} xAPI records for {len(want)} statements: {repeats} repeats "
           f"(bound: {bound} events in the {messages} largest events-by-actor messages)")
     assert repeats <= bound
+
+
+ERB = Path(__file__).resolve().parents[1] / "golden" / "erb"
+ERB_CDC = [orjson.loads(line) for line in (ERB / "seed.jsonl").read_bytes().splitlines() if line.strip()]
+# ERB's fixture events: several share actor, verb and timestamp with other content (92 statements, 65 ids).
+ERB_EVENTS = [orjson.dumps(orjson.loads((case / "event.json").read_bytes()))
+              for case in sorted((ERB / "cases").iterdir()) if (case / "event.json").exists()]
+
+
+def erb_workload(distinct: int) -> list[bytes]:
+    """`distinct` time-shifted copies of ERB's events; every other copy is sent again two copies later
+    (identical repeats across batches, as a crash replay makes them)."""
+    shifted = copies(ERB_EVENTS, distinct)
+    out: list[bytes] = []
+    for n, chunk in enumerate(shifted):
+        out += chunk
+        if n >= 2 and n % 2 == 0:
+            out += shifted[n - 2]
+    return out
+
+
+def handled(port: int) -> int:
+    view = web_json(port, "/stream-app/routers/")["lrs"]
+    return int(view["delivered"]) + int(view["retrying"])
+
+
+def test_soak_kills_an_lrs_outage_and_repeated_ids_every_statement_stored_once(
+        stack: Stack, ralph: Ralph, tmp_path: Path, smtp: tuple[Mailbox, int]) -> None:  # noqa: F811
+    box, smtp_port = smtp
+    write_routers(stack, [lrs_router(ralph, retry_delays=["1s", "2s", "4s", "8s", "15s", "30s", "60s"],
+                                     batch={"size": 20, "max_wait": "100ms"})], **mail_env(smtp_port))
+    events = erb_workload(8)
+    want = {w["id"] for w in cli_output("xapi", ERB_CDC, events, tmp_path)}
+    worker, port = stack.start_worker("w0", data_dir=tmp_path / "d0")
+    stack.produce_cdc(ERB_CDC)
+    wait_until(lambda: applied([port], "users:auth_user") == 23
+               and applied([port], "users:external_user_ids_externalid") == 46, timeout=60)
+    wait_until(lambda: web_json(port, "/stream-app/tables/")["courses"] == 4)
+    parts = [events[i * len(events) // 4:(i + 1) * len(events) // 4] for i in range(4)]
+    for n, part in enumerate(parts):
+        produce_steadily(stack, part, per_step=10, pause=0.05)
+        if n == 1:
+            ralph.stop()  # the LRS goes down for the next two kills
+        if n == 3:
+            ralph.start()
+        wait_until(lambda p=port: handled(p) > 0, timeout=60)  # killed once it delivers or retries
+        worker.kill_group()
+        worker, port = stack.start_worker(f"w{n + 1}", data_dir=tmp_path / f"d{n + 1}")
+    wait_until(lambda: set(ralph.statement_ids()) >= want, timeout=150)
+    wait_until(lambda: any("delivers again" in s for s in box.subjects()), timeout=60)
+    stored = ralph.statement_ids()
+    assert sorted(stored) == sorted(want)  # every expected statement id, each once
+    dead = stack.read("dead_letter", 0, timeout=20, settle=1.0, done=lambda rs: True)
+    assert [d for d in dead if d.get("stage") == "deliver"] == []
+    subjects = box.subjects()
+    assert sum("delivers again" in s for s in subjects) == 1, subjects
+    assert sum("is failing" in s for s in subjects) == 1, subjects
