@@ -15,9 +15,14 @@ holds an id twice (Ralph: 400). So before sending, items are grouped by id
 an identical repeat is not sent again and gets the outcome of its first copy
 (counted delivered when that one is); a different body under an id already in
 the batch is a conflict the LRS decides on, sent after the batch in a request
-of its own (xAPI: `PUT ?statementId=`, where Ralph answers 409 if it kept the
-other body), so it can cost no other statement anything. Requests: one batch
-request plus one per conflicting body.
+of its own, so it can cost no other statement anything. Other bodies go in
+rounds (round r: the (r+1)-th other body of each id; usually there is one
+round), each after the previous: xAPI POSTs a round as a batch (one alone as
+`PUT ?statementId=`); a round answered 409 while every one of its ids was just
+stored with its first body is settled as each PUT would be (409, "already
+stored", counted delivered, as ERB does), any other refusal is bisected as
+below. Caliper sends each other body on its own. Requests: the batch request
+plus one per round (Caliper: per other body).
 
 **Refused batches** (xAPI). An LRS refuses a whole batch for one bad statement
 (Ralph: 422 for an invalid one, 409 for an id stored with another body, 400 for
@@ -70,15 +75,16 @@ SECRET_HEADER_WORDS = ("auth", "token", "key", "secret", "password", "cookie", "
 
 @dataclass
 class Plan:
-    """How a batch is sent: the items of the batch request, the conflicts sent alone, the repeats not sent."""
+    """How a batch is sent: the items of the batch request, the rounds of other bodies, the repeats not sent."""
 
     batch: list[int] = field(default_factory=list)  # first body of each id (and every item without an id)
-    alone: list[int] = field(default_factory=list)  # another body under an id already in the batch
+    rounds: list[list[int]] = field(default_factory=list)  # round r: the (r+2)-th distinct body of each id
     same: dict[int, int] = field(default_factory=dict)  # identical repeat -> the index whose outcome it takes
+    first: dict[int, int] = field(default_factory=dict)  # a round's item -> the index of its id's first body
 
 
 def plan(items: Sequence[Mapping[str, Any]]) -> Plan:
-    """Group a batch by item `id`: identical repeats are sent once, other bodies of one id alone (see above)."""
+    """Group a batch by item `id`: identical repeats are sent once, other bodies of one id after (see above)."""
     out = Plan()
     bodies: dict[str, list[int]] = {}  # id -> indices of its distinct bodies, in batch order
     for index, item in enumerate(items):
@@ -90,18 +96,29 @@ def plan(items: Sequence[Mapping[str, Any]]) -> Plan:
         twin = next((i for i in seen if items[i] == item), None)
         if twin is not None:
             out.same[index] = twin
+            continue
+        if not seen:
+            out.batch.append(index)
         else:
-            (out.alone if seen else out.batch).append(index)
-            seen.append(index)
+            while len(out.rounds) < len(seen):
+                out.rounds.append([])
+            out.rounds[len(seen) - 1].append(index)
+            out.first[index] = seen[0]
+        seen.append(index)
     return out
 
 
+Round = Callable[[list[Any], list[Outcome]], Awaitable[list[Outcome]]]
+
+
 async def planned(items: Sequence[Any], how: Plan, batch: Callable[[list[Any]], Awaitable[list[Outcome]]],
-                  alone: Callable[[Any], Awaitable[Outcome]]) -> list[Outcome]:
-    """The outcomes of sending `items` as `how` says: the batch first, then each conflict on its own."""
+                  rounds: Round) -> list[Outcome]:
+    """The outcomes of sending `items` as `how` says: the batch first, then each round of other bodies."""
     outcomes: dict[int, Outcome] = dict(zip(how.batch, await batch([items[i] for i in how.batch]), strict=True))
-    # After the batch, so the LRS meets an id's first body first (as it would have without the repeats).
-    outcomes.update(zip(how.alone, await asyncio.gather(*(alone(items[i]) for i in how.alone)), strict=True))
+    # After the batch and in order, so the LRS meets an id's first body first (as it would without the repeats).
+    for indices in how.rounds:
+        answers = await rounds([items[i] for i in indices], [outcomes[how.first[i]] for i in indices])
+        outcomes.update(zip(indices, answers, strict=True))
     outcomes.update((i, outcomes[twin]) for i, twin in how.same.items())
     return [outcomes[i] for i in range(len(items))]
 
@@ -132,9 +149,9 @@ class Deliverer:
             return []
         if self.router.format == "xapi":
             statements = [self.router.override(s) for s in items]
-            outcomes = await planned(statements, plan(statements), self._statements, self._put)
+            outcomes = await planned(statements, plan(statements), self._statements, self._other_bodies)
         else:
-            outcomes = await planned(items, plan(items), self._events, self._event)
+            outcomes = await planned(items, plan(items), self._events, self._other_events)
         failed = [o for o in outcomes if o.kind != "delivered"]
         if failed:
             reasons = sorted({o.reason for o in failed})
@@ -156,6 +173,26 @@ class Deliverer:
         outcome = await self._request("POST", self._statements_url, statements)
         if outcome.status not in REFUSED_BATCH:
             return [outcome] * len(statements)
+        return await self._halves(statements)
+
+    async def _other_bodies(self, statements: list[dict[str, Any]], firsts: list[Outcome]) -> list[Outcome]:
+        """A round of other bodies under ids whose first bodies were just sent (`firsts`: their outcomes)."""
+        if len(statements) == 1:
+            return [await self._put(statements[0])]
+        outcome = await self._request("POST", self._statements_url, statements)
+        if outcome.status == 409 and all(f.kind == "delivered" for f in firsts):
+            # Every id is stored with its first body, so each of these is refused as its PUT would be: 409,
+            # "already stored", delivered (ERB PR #298).
+            return [Outcome("delivered", outcome.reason, 409, outcome.body)] * len(statements)
+        if outcome.status not in REFUSED_BATCH:
+            return [outcome] * len(statements)
+        # Bisected like a batch, each half judged as a round again (a half of conflicts costs one request).
+        middle = len(statements) // 2
+        first, second = await asyncio.gather(self._other_bodies(statements[:middle], firsts[:middle]),
+                                             self._other_bodies(statements[middle:], firsts[middle:]))
+        return first + second
+
+    async def _halves(self, statements: list[dict[str, Any]]) -> list[Outcome]:
         middle = len(statements) // 2
         first, second = await asyncio.gather(self._statements(statements[:middle]),
                                              self._statements(statements[middle:]))
@@ -182,10 +219,10 @@ class Deliverer:
         body = [self._envelope(e) for e in events]
         return [await self._request("POST", self.router.url, body)] * len(events)
 
-    async def _event(self, event: dict[str, Any]) -> Outcome:
-        """One event on its own, in the router's shape (a bare envelope, or an array of one)."""
-        [outcome] = await self._events([event])
-        return outcome
+    async def _other_events(self, events: list[dict[str, Any]], _firsts: list[Outcome]) -> list[Outcome]:
+        """Other bodies under ids of the batch: each on its own, in the router's shape."""
+        answers = await asyncio.gather(*(self._events([event]) for event in events))
+        return [outcome for [outcome] in answers]
 
     def _envelope(self, event: dict[str, Any]) -> dict[str, Any]:
         body = envelope([event], self.sensor)

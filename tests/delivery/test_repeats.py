@@ -46,9 +46,11 @@ def test_plan_sends_identical_repeats_once_and_other_bodies_alone() -> None:
     a, b = statement(1), statement(2)
     other_a = {**a, "result": {"completion": True}}
     no_id = {k: v for k, v in statement(3).items() if k != "id"}
-    how = plan([a, b, dict(a), other_a, no_id, dict(no_id), dict(other_a), b])
+    third_a = {**a, "result": {"completion": False}}
+    how = plan([a, b, dict(a), other_a, no_id, dict(no_id), dict(other_a), b, third_a, {**b, "version": "1.0.0"}])
     assert how.batch == [0, 1, 4, 5]  # items without an id are never grouped
-    assert how.alone == [3]
+    assert how.rounds == [[3, 9], [8]]  # the second body of a and of b, then the third of a
+    assert how.first == {3: 0, 9: 1, 8: 0}
     assert how.same == {2: 0, 6: 3, 7: 1}
 
 
@@ -82,6 +84,34 @@ def test_a_same_id_different_body_pair_costs_no_other_statement_anything() -> No
         assert ep.requests[1].query == {"statementId": conflicting["id"]}
         assert stored[conflicting["id"]] == items[10]
         assert len(stored) == 40
+    run(test, ralph_like(stored))
+
+
+def test_many_conflicts_in_a_batch_cost_one_request_more() -> None:
+    stored: dict[str, dict[str, Any]] = {}
+
+    async def test(ep: Any) -> None:
+        items = [statement(i) for i in range(70)]
+        others = [{**items[i], "result": {"score": {"raw": i}}} for i in range(0, 70, 7)]
+        outcomes = await deliver(xapi_router(ep.url, override_args={}), items + others)
+        assert [o.kind for o in outcomes] == ["delivered"] * 80
+        assert {o.status for o in outcomes[70:]} == {409}
+        assert [len(r.json()) for r in ep.requests] == [70, 10]  # the batch, then the round of other bodies
+        assert stored == {s["id"]: s for s in items}  # the LRS kept the first bodies
+    run(test, ralph_like(stored))
+
+
+def test_a_round_with_an_invalid_body_is_bisected_like_a_batch() -> None:
+    stored: dict[str, dict[str, Any]] = {}
+
+    async def test(ep: Any) -> None:
+        items = [statement(i) for i in range(16)]
+        invalid_other = {k: v for k, v in items[3].items() if k != "verb"}
+        others = [{**items[i], "result": {"success": True}} for i in range(0, 16, 2) if i != 2] + [invalid_other]
+        outcomes = await deliver(xapi_router(ep.url, override_args={}), items + others)
+        assert [o.kind for o in outcomes] == ["delivered"] * (16 + len(others) - 1) + ["dead"]
+        assert len(ep.requests) <= 1 + bisection_bound(1, len(others))
+        assert stored == {s["id"]: s for s in items}
     run(test, ralph_like(stored))
 
 
