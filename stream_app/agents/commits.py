@@ -8,10 +8,7 @@ stored) and the delivery agents (once a batch is settled) acknowledge their
 input and call `commit_soon`: one task per worker commits the partitions asked
 for, through `app.consumer.commit` (the same path as Faust's timer, which stays
 as a backstop), one commit at a time, coalescing the requests that arrive while
-a commit is under way. An agent then awaits `room()`, which holds it while a
-commit is under way and another is already asked for: a slow broker slows the
-agents rather than letting acknowledged-but-uncommitted input (what a crash
-repeats) grow. A failed commit is logged and left to the next one.
+a commit is under way. A failed commit is logged and left to the next one.
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ from collections.abc import Iterable
 from typing import Any
 
 log = logging.getLogger(__name__)
-ROOM_PATIENCE = 5.0  # seconds an agent waits for a slow commit before it goes on
 
 
 class EagerCommits:
@@ -33,7 +29,6 @@ class EagerCommits:
         self._pending: set[Any] = set()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self._done: asyncio.Event | None = None  # set after each commit
         self.commits = 0  # commits made (for tests and logs)
 
     def commit_soon(self, tps: Iterable[Any]) -> None:
@@ -47,30 +42,7 @@ class EagerCommits:
         if self._task is None or self._task.done():
             self._task = asyncio.ensure_future(self._run())
 
-    async def room(self, patience: float = ROOM_PATIENCE) -> None:
-        """Return once at most one commit is under way with nothing more asked for behind it, or after
-        `patience` seconds (a commit stuck in a rebalance must not stop the agents)."""
-        deadline = asyncio.get_running_loop().time() + patience
-        while self._pending and self._task is not None and not self._task.done():
-            if self._done is None:
-                self._done = asyncio.Event()
-            self._done.clear()
-            left = deadline - asyncio.get_running_loop().time()
-            try:
-                await asyncio.wait_for(self._done.wait(), max(left, 0.0))
-            except TimeoutError:
-                log.warning("a commit takes longer than %.0f s; going on without waiting for it", patience)
-                return
-
     async def _run(self) -> None:
-        assert self._wake is not None
-        try:
-            await self._commits()
-        finally:
-            if self._done is not None:
-                self._done.set()
-
-    async def _commits(self) -> None:
         assert self._wake is not None
         while self._pending:
             self._wake.clear()
@@ -83,8 +55,6 @@ class EagerCommits:
             except Exception:  # noqa: BLE001 — the timer's commit, or the next one, covers these offsets
                 log.warning("early commit of %d partition(s) failed; left to the next commit", len(tps),
                             exc_info=True)
-            if self._done is not None:
-                self._done.set()
 
 
 def acknowledge(app: Any, events: Iterable[Any]) -> set[Any]:

@@ -212,7 +212,6 @@ def delivery_agents(router: AnyRouter, sender: Sender) -> None:
         # crash repeats no settled batch.
         await PRODUCER.flush()
         COMMITS.commit_soon(acknowledge(app, events))
-        await COMMITS.room()
 
     async def fresh_agent(stream: Any) -> None:
         await STATUS_VIEW.ready()  # the router's last published state, before the first batch is judged

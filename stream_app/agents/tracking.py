@@ -203,7 +203,6 @@ async def enrich_events(stream: Any) -> None:
                 with processing(event):
                     _enrich(event.message, batch)
             await ACKS.add(batch, events, _release)
-            await COMMITS.room()  # a slow commit holds the agent: what a crash repeats stays bounded
     finally:
         # Worker stopping: store what is queued and acknowledge it, so the commit at shutdown covers it.
         OUTPUT.close()

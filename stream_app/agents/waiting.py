@@ -50,4 +50,3 @@ async def retry_waiting(stream: Any) -> None:
         # every retry re-holds the event as a new record, and a crash re-reading several generations of one
         # held event would enrich each of them.
         COMMITS.commit_soon(acknowledge(app, [event]))
-        await COMMITS.room()
