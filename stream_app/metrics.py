@@ -7,7 +7,9 @@ Prometheus families at scrape time, so counting stays a dict increment on the
 hot path. Consumer lag per partition is read from the Faust consumer (high-water
 mark minus the last offset read) and, for the tracking topic, from the ingest
 consumer's own figures. The delivery latency histogram (event time →
-delivered) is observed by the delivery agents directly.
+delivered) is observed by the delivery agents directly, and the count of LRS
+answers by status (`stream_app_lrs_responses_total{router,status}`) by the HTTP
+deliverer.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -25,6 +27,14 @@ DELIVERY_LATENCY = Histogram(
     "Time from the event's timestamp to its statement's delivery, by router",
     ["router"],
     buckets=(0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 6 * 3600),
+    registry=REGISTRY,
+)
+# Observed by the HTTP deliverer on every answer; `status` is the HTTP code, or `error` when none came
+# (timeout, refused or broken connection), so 400/409 storms and outages show per router.
+LRS_RESPONSES = Counter(
+    "stream_app_lrs_responses",
+    "Answers of the routers' HTTP endpoints (LRS, Caliper), by router and HTTP status (error: no answer)",
+    ["router", "status"],
     registry=REGISTRY,
 )
 

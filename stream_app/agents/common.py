@@ -1,4 +1,5 @@
-"""What the agent modules share: the engine, the enabled formats, the dead-letter writer, metrics counters.
+"""What the agent modules share: the engine, the enabled formats, the dead-letter writer, metrics counters,
+and the view of the delivery-status topic.
 
 Built once per worker from the settings; agents import these names rather than
 rebuilding them, so there is one engine and one set of counters per process.
@@ -11,6 +12,8 @@ from collections import Counter
 from typing import Any
 
 from stream_app import deadletter
+from stream_app.agents.commits import EagerCommits
+from stream_app.agents.statusview import StatusView
 from stream_app.application import app, topic
 from stream_app.logjson import log_fields
 from stream_app.pipeline import build_engine
@@ -25,6 +28,10 @@ FORMATS = SETTINGS.format_list()
 COUNTS: Counter[str] = Counter()
 
 dead_letter_topic = topic("dead_letter")
+# Offsets committed as soon as input is final (see agents.commits), not only on Faust's timer.
+COMMITS = EagerCommits(app)
+# The routers' last states and the alert agent's last mails, shared by the delivery and alert agents.
+STATUS_VIEW = StatusView(SETTINGS, topics()["delivery_status"].name)
 
 
 def dead_letter(stage: str, reason: str, message: Any | None = None, value: bytes | None = None,

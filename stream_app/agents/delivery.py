@@ -12,7 +12,9 @@ constant per topic, so records are in due order) and deliver again, to that
 router only. Retry and dead-letter records go through a batching producer that
 is flushed before the batch is acknowledged: a statement is never acknowledged
 before it is delivered or stored on the next topic (at-least-once; the LRS
-treats repeats of a statement id as no-ops).
+treats repeats of a statement id as no-ops), and a settled batch's offsets are
+committed at once (`agents.commits`), so a crash repeats only the batches in
+flight.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from typing import Any, Protocol
 import orjson
 
 from stream_app import deadletter
-from stream_app.agents.common import COUNTS, ENGINE, SETTINGS, log
+from stream_app.agents.commits import acknowledge
+from stream_app.agents.common import COMMITS, COUNTS, ENGINE, SETTINGS, STATUS_VIEW, log
 from stream_app.agents.output import OutputProducer
 from stream_app.agents.stats import STATS, StatusReporter
 from stream_app.application import app, topic
@@ -196,7 +199,7 @@ def _settle(router: AnyRouter, items: list[Item], outcomes: list[Outcome], statu
 
 def delivery_agents(router: AnyRouter, sender: Sender) -> None:
     """Register the fresh-traffic agent and one agent per retry tier for a router."""
-    status = StatusReporter(topic("delivery_status"))
+    status = StatusReporter(topic("delivery_status"), STATUS_VIEW)
 
     async def deliver(events: list[Any], fresh: bool) -> None:
         # Schemas first met here are fetched off the loop; a registry outage holds the batch.
@@ -205,10 +208,13 @@ def delivery_agents(router: AnyRouter, sender: Sender) -> None:
         if items:
             outcomes = await guarded(sender.deliver(items), len(items), router.name)
             _settle(router, items, outcomes, status)
-        # Acknowledge only once every retry or dead-letter record of the batch is stored.
+        # Acknowledge only once every retry or dead-letter record of the batch is stored; commit at once, so a
+        # crash repeats no settled batch.
         await PRODUCER.flush()
+        COMMITS.commit_soon(acknowledge(app, events))
 
     async def fresh_agent(stream: Any) -> None:
+        await STATUS_VIEW.ready()  # the router's last published state, before the first batch is judged
         async for batch in stream.take_events(router.batch_size, within=router.batch_max_wait):
             await deliver(batch, fresh=True)
 
@@ -216,6 +222,7 @@ def delivery_agents(router: AnyRouter, sender: Sender) -> None:
 
     for tier in range(1, len(router.retry_delays) + 1):
         async def retry_agent(stream: Any) -> None:
+            await STATUS_VIEW.ready()
             async for batch in stream.take_events(router.batch_size, within=router.batch_max_wait):
                 due = max(RetryMeta.decode(headers_dict(e.message.headers).get(META_HEADER), router.name).due
                           for e in batch)

@@ -10,8 +10,9 @@ group uses another assignment protocol and cannot hold it). Each batch of up to
 `events-by-actor` as one message per target partition — the users table's
 partition of the actor; several when that would pass `MESSAGE_BYTES` — which
 the enrich agent consumes. A batch's offsets are
-stored for commit only once those messages are stored: at-least-once, as in the
-agents (after a crash the uncommitted batch is routed again; statement ids are
+stored and committed (asynchronously, at once) only once those messages are
+stored: at-least-once, as in the agents (after a crash the batch under way and
+one whose commit was in flight are routed again; statement ids are
 deterministic). The consumer's blocking calls run in the executor; routing runs
 on the event loop, like every agent, so tables, counters and the dead-letter
 writer are used from one thread.
@@ -166,8 +167,11 @@ class TrackingIngest:
         last: dict[int, int] = {}
         for message in messages:
             last[message.partition() or 0] = message.offset() or 0
+        offsets = [TopicPartition(self.tracking, p, o + 1) for p, o in last.items()]
         try:
-            consumer.store_offsets(offsets=[TopicPartition(self.tracking, p, o + 1) for p, o in last.items()])
+            consumer.store_offsets(offsets=offsets)
+            # Committed now, not at the next auto-commit: a crash routes again only the batch under way.
+            consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as exc:
             # Revoked meanwhile: the partition's next owner routes these records again (at-least-once).
             log.info("tracking consumer: offsets not stored (%s)", exc)

@@ -6,8 +6,10 @@ sent to a retry topic; `in_retry_topics` (computed for the web view) is how
 many of the router's retry records on this worker's partitions are not read
 yet. A router's state flips to `failing` when a batch delivers nothing and
 back to `delivering` when one succeeds again; each flip is published on the
-delivery-status topic, where the alert agent (which may run on another worker)
-learns that a router recovered.
+compacted delivery-status topic (keyed by router), where the alert agent (which
+may run on another worker) learns that a router recovered. Flips are decided
+against the router's last state on that topic (`agents.statusview`), so they
+survive restarts and rebalances: one `failing` and one `delivering` per outage.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from stream_app.agents.statusview import StatusView
 from stream_app.topics import retry_topic, topics
 
 
@@ -49,17 +52,33 @@ def in_retry_topics(lags: dict[tuple[str, int], int], router: str, tiers: int) -
 
 
 class StatusReporter:
-    """Publishes a router's state changes (failing / delivering) to the delivery-status topic."""
+    """Publishes a router's state changes (failing / delivering) to the delivery-status topic.
 
-    def __init__(self, channel: Any) -> None:
+    The state it compares with is the router's last record on the topic (`view`), whoever
+    published it: a worker that starts or takes over partitions during an outage does not
+    announce a second `failing`, and announces `delivering` the first time it delivers,
+    even though the worker that saw the failure is gone.
+    """
+
+    def __init__(self, channel: Any, view: StatusView | None = None) -> None:
         self._channel = channel
-        self._failing: dict[str, bool] = {}
+        self._view = view
+        self._failing: dict[str, bool] = {}  # without a view: what this worker published
+
+    def failing(self, router: str) -> bool:
+        """Whether the router's last published state is `failing`."""
+        if self._view is None:
+            return self._failing.get(router, False)
+        latest = self._view.get(router)
+        return latest is not None and latest[1].get("state") == "failing"
 
     def observe(self, router: str, delivered: bool, error: str | None) -> None:
         failing = not delivered
-        if self._failing.get(router, False) == failing:
+        if self.failing(router) == failing:
             return
         self._failing[router] = failing
         body = {"router": router, "state": "failing" if failing else "delivering", "time": time.time(),
                 "error": error if failing else None}
+        if self._view is not None:
+            self._view.note(router, body)
         self._channel.send_soon(key=router.encode(), value=orjson.dumps(body))

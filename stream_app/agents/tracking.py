@@ -20,7 +20,7 @@ import orjson
 from confluent_kafka import KafkaException
 
 from stream_app import deadletter
-from stream_app.agents.common import COUNTS, ENGINE, FORMATS, SETTINGS, dead_letter, log
+from stream_app.agents.common import COMMITS, COUNTS, ENGINE, FORMATS, SETTINGS, dead_letter, log
 from stream_app.agents.output import Batch, InOrderAcks, OutputProducer, refusal_reason
 from stream_app.application import app, topic
 from stream_app.codecs.avro import AvroEncoder, registry_client
@@ -182,9 +182,10 @@ def _entry_source(entry: Any) -> dict[str, Any]:
 
 
 def _release(event: Any) -> None:
-    """Drop the reference `enrich_events` took on the message: now final, so its offset may be committed."""
+    """Drop the reference `enrich_events` took on the message: now final, so its offset is committed soon."""
     if event.ack():
         app.sensors.on_message_out(event.message.tp, event.message.offset, event.message)
+    COMMITS.commit_soon((event.message.tp,))
 
 
 @app.agent(events_by_actor, name="enrich_events")

@@ -7,7 +7,8 @@ enriched again. After `STREAM_APP_LATE_DIMENSION_WAIT` (default 10 min) of
 retries the enrich agent sends it to the dead-letter topic with the reason
 (`unknown_user`, `unknown_course`, ...). Nothing is dropped silently. Records on
 the waiting topic are in due order per partition (the delay is constant), so
-sleeping on the head record never delays a record that is due earlier.
+sleeping on the head record never delays a record that is due earlier. Each
+record's offset is committed as soon as it is re-injected (`agents.commits`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 
 import orjson
 
-from stream_app.agents.common import COUNTS, dead_letter
+from stream_app.agents.commits import acknowledge
+from stream_app.agents.common import COMMITS, COUNTS, dead_letter
 from stream_app.agents.tracking import events_by_actor, partition_of, waiting
 from stream_app.application import app
 from stream_app.tables.stream import usernames
@@ -44,3 +46,7 @@ async def retry_waiting(stream: Any) -> None:
             COUNTS["retried"] += 1
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             dead_letter("waiting", f"invalid_record:{type(exc).__name__}", message)
+        # Committed at once (Faust's commit first flushes its producer, so the re-injected entry is stored):
+        # every retry re-holds the event as a new record, and a crash re-reading several generations of one
+        # held event would enrich each of them.
+        COMMITS.commit_soon(acknowledge(app, [event]))

@@ -18,8 +18,17 @@ they are cheap and synchronous; `flush` decides:
 
 A mailer that fails is logged and the digest is kept, merged with what came
 meanwhile, for the next flush: alerting never breaks delivery. The clock is
-injected so tests drive time; the state is in memory only (a restarted worker
-alerts again for failures that continue, which errs on the side of telling).
+injected so tests drive time.
+
+What was mailed survives the worker: after each mail the alerter hands a `Mark`
+(alerted or not, the last digest's time, and the offset of the last router-state
+record that mail covers) to `remember`, which the alert agent keeps on the
+compacted delivery-status topic; a worker that starts or takes over the alert
+agent `restore`s it, and router-state records at or below a router's mark (read
+again after a crash) are skipped. So an outage gets one digest and one recovery
+mail whatever the restarts in between; only a crash between a mail and its mark
+repeats that mail. Dead letters are not marked: a restarted worker may mail
+again dead letters read again, which errs on the side of telling.
 """
 
 from __future__ import annotations
@@ -73,6 +82,16 @@ class _Digest:
         return sum(self.counts.values())
 
 
+@dataclass(frozen=True)
+class Mark:
+    """What the alerter last mailed about a router (kept outside the process, see the module docstring)."""
+
+    alerted: bool
+    last_digest: datetime | None
+    through: int  # offset of the last router-state record this mail took into account; -1: none
+    at: datetime  # when the mark was made: a newer mark from another worker replaces this worker's state
+
+
 @dataclass
 class _Router:
     pending: _Digest = field(default_factory=_Digest)
@@ -80,6 +99,8 @@ class _Router:
     alerted: bool = False
     last_failure: datetime | None = None
     last_success: datetime | None = None
+    through: int = -1  # the last router-state offset recorded
+    marked: datetime | None = None  # the time of the mark this state was last restored from or wrote
 
 
 def _utcnow() -> datetime:
@@ -90,25 +111,51 @@ class Alerter:
     """Collects failures and successes per router and mails digests and recoveries on `flush`."""
 
     def __init__(self, mailer: Mailer, *, window: float = 900.0, samples: int = SAMPLES,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+                 clock: Callable[[], datetime] = _utcnow,
+                 remember: Callable[[str, Mark], None] | None = None) -> None:
         self.mailer = mailer
         self.window = window
         self.samples = samples
         self.clock = clock
+        self.remember = remember
         self._routers: dict[str, _Router] = {}
         self._lock = asyncio.Lock()  # two overlapping flushes must not mail the same digest twice
 
-    def record_failure(self, router: str, reason: str, at: datetime | None = None, item: str | None = None) -> None:
-        """A dead-letter record: `item` is the statement id (xAPI) or event name (Caliper)."""
+    def restore(self, router: str, mark: Mark) -> None:
+        """Take over what a mark says was mailed, unless this alerter's state is as new or newer."""
+        state = self._routers.setdefault(router, _Router())
+        if state.marked is not None and state.marked >= mark.at:
+            return
+        state.alerted, state.last_digest, state.marked = mark.alerted, mark.last_digest, mark.at
+        state.through = max(state.through, mark.through)
+        if mark.alerted:  # recovered means: a success after what was mailed, not one this worker saw before
+            state.last_failure, state.last_success = mark.last_digest or mark.at, None
+
+    def seen(self, router: str, offset: int) -> bool:
+        """Whether the router-state record at `offset` was recorded already (then it must not be again)."""
+        state = self._routers.get(router)
+        return state is not None and offset <= state.through
+
+    def record_failure(self, router: str, reason: str, at: datetime | None = None, item: str | None = None,
+                       offset: int | None = None) -> None:
+        """A dead-letter record (`item`: the statement id or event name), or a `failing` state at `offset`."""
         at = at or self.clock()
         state = self._routers.setdefault(router, _Router())
+        if offset is not None:
+            if offset <= state.through:
+                return
+            state.through = offset
         state.pending.add(Failure(router, reason, at, item or "-"), self.samples)
         state.last_failure = at if state.last_failure is None else max(state.last_failure, at)
 
-    def record_success(self, router: str, at: datetime | None = None) -> None:
-        """A successful delivery to `router`."""
+    def record_success(self, router: str, at: datetime | None = None, offset: int | None = None) -> None:
+        """A successful delivery to `router` (a `delivering` state at `offset`)."""
         at = at or self.clock()
         state = self._routers.get(router)
+        if state is not None and offset is not None:
+            if offset <= state.through:
+                return
+            state.through = offset
         if state is not None:  # routers that never failed need no bookkeeping
             state.last_success = at if state.last_success is None else max(state.last_success, at)
 
@@ -142,6 +189,7 @@ class Alerter:
             return 0
         state.last_digest = now
         state.alerted = True
+        self._mark(name, state)
         return 1
 
     async def _mail_recovery(self, name: str, state: _Router) -> int:
@@ -153,7 +201,17 @@ class Alerter:
         if not await self._send(name, f"[stream-app] router {name} delivers again", "\n".join(lines), state, digest):
             return 0
         state.alerted = False
+        self._mark(name, state)
         return 1
+
+    def _mark(self, name: str, state: _Router) -> None:
+        if self.remember is None:
+            return
+        state.marked = self.clock()
+        try:
+            self.remember(name, Mark(state.alerted, state.last_digest, state.through, state.marked))
+        except Exception:  # noqa: BLE001 — alerting must never stop delivery; at worst a mail is repeated
+            logger.exception("router %s: what was mailed could not be kept", name)
 
     async def _send(self, name: str, subject: str, body: str, state: _Router, digest: _Digest) -> bool:
         try:

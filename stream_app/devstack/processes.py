@@ -79,13 +79,26 @@ class Proc:
                 self.popen.wait(timeout)
         return self.popen.returncode
 
+    def kill_group(self) -> int:
+        """`kill -9` the process's whole process group (a crash: nothing gets to flush or commit)."""
+        if self.popen.poll() is None:
+            try:
+                os.killpg(os.getpgid(self.popen.pid), signal.SIGKILL)
+            except ProcessLookupError:  # gone meanwhile
+                pass
+            self.popen.wait(30)
+        return self.popen.returncode
 
-def _start(name: str, args: list[str], log_dir: Path, env: dict[str, str] | None = None) -> Proc:
+
+def _start(name: str, args: list[str], log_dir: Path, env: dict[str, str] | None = None,
+           own_group: bool = False) -> Proc:
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{name}.log"
     full_env = {**os.environ, **(env or {})}
     with open(log, "ab") as out:
-        popen = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=full_env)
+        # own_group: a process group of its own, so `kill_group` hits it (and its children) and nothing else.
+        popen = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=full_env,
+                                 start_new_session=own_group)
     return Proc(name, popen, log, env or {})
 
 
@@ -131,6 +144,6 @@ def start_worker(name: str, log_dir: Path, env: dict[str, str], as_module: bool 
     returns once it logs Ready."""
     faust = str(Path(sys.executable).with_name("faust"))
     command = [sys.executable, "-m", "stream_app"] if as_module else [faust, "-A", "stream_app"]
-    proc = _start(name, [*command, "worker", "-l", "info"], log_dir, env)
+    proc = _start(name, [*command, "worker", "-l", "info"], log_dir, env, own_group=True)
     proc.wait_for_log("[^Worker]: Ready", timeout=90)
     return proc

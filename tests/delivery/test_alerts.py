@@ -235,3 +235,119 @@ def test_dead_letters_with_odd_times_are_ignored_not_fatal_to_the_alert_agent(sm
     assert asyncio.run(alerter.flush()) == 0  # no usable time, or one too old to be news
     feed(alerter, DEAD_LETTER, {"time": now.isoformat(), "router": "lrs", "stage": "deliver", "reason": "http_400"})
     assert asyncio.run(alerter.flush()) == 1 and inbox.subjects() == ["[stream-app] router lrs is failing: 1 failure"]
+
+
+class StatusTopic:
+    """The compacted delivery-status topic as the workers see it: records with offsets, and a view on them."""
+
+    def __init__(self) -> None:
+        from stream_app.agents.statusview import StatusView
+
+        self.records: list[tuple[str, dict[str, Any]]] = []
+        self.view = StatusView(Settings(), "status")  # never started: fed by `send` as the tail would be
+
+    def send(self, key: str, body: dict[str, Any]) -> int:
+        self.records.append((key, body))
+        self.view.note(key, body, len(self.records) - 1)
+        return len(self.records) - 1
+
+    def send_soon(self, key: bytes, value: bytes) -> None:  # the Faust channel a StatusReporter writes to
+        import orjson
+
+        self.send(key.decode(), orjson.loads(value))
+
+
+def worker_alerter(port: int, status: StatusTopic, clock: Clock) -> Alerter:
+    """The alerter of one worker: its marks go onto the shared status topic."""
+    from stream_app.agents.alerts import MARK_PREFIX, mark_body
+
+    return Alerter(mailer(port), window=900, clock=clock,
+                   remember=lambda router, mark: status.send(MARK_PREFIX + router, mark_body(router, mark)) and None)
+
+
+def deliver_record(alerter: Alerter, status: StatusTopic, offset: int) -> None:
+    """What the alert agent does with one delivery-status record it reads."""
+    from stream_app.agents.alerts import STATUS, feed, restore
+
+    _key, body = status.records[offset]
+    if isinstance(body.get("router"), str):
+        restore(alerter, status.view, body["router"])
+    feed(alerter, STATUS, body, offset=offset)
+
+
+def test_a_restarted_worker_announces_no_second_failing_and_announces_delivering() -> None:
+    from stream_app.agents.stats import StatusReporter
+
+    status = StatusTopic()
+    first = StatusReporter(status, status.view)
+    first.observe("lrs", False, "connection_error")
+    first.observe("lrs", False, "connection_error")
+    # Killed; its successors (two workers sharing the partitions) read the topic's last state of the router.
+    second, third = StatusReporter(status, status.view), StatusReporter(status, status.view)
+    second.observe("lrs", False, "connection_error")
+    third.observe("lrs", False, "timeout")
+    assert [body["state"] for _key, body in status.records] == ["failing"]
+    third.observe("lrs", True, None)
+    second.observe("lrs", True, None)
+    assert [body["state"] for _key, body in status.records] == ["failing", "delivering"]
+    assert {key for key, _body in status.records} == {"lrs"}
+
+
+def test_one_digest_and_one_recovery_mail_per_outage_across_restarts_of_the_alert_agent(
+        smtp: tuple[Inbox, int]) -> None:
+    from stream_app.agents.alerts import catch_up
+
+    inbox, port = smtp
+    clock = Clock()
+    clock.now = datetime.now(UTC)
+    status = StatusTopic()
+
+    async def scenario() -> None:
+        failing = status.send("lrs", {"router": "lrs", "state": "failing", "error": "connection_error",
+                                      "time": clock.now.timestamp()})
+        before = worker_alerter(port, status, clock)
+        deliver_record(before, status, failing)
+        assert await before.flush() == 1  # the digest, and its mark on the topic
+        # Killed before its offsets were committed: the successor reads the failing record again.
+        clock.advance(5)
+        after = worker_alerter(port, status, clock)
+        catch_up(after, status.view)
+        for offset in range(len(status.records)):
+            deliver_record(after, status, offset)
+        assert await after.flush() == 0
+        clock.advance(5)
+        delivering = status.send("lrs", {"router": "lrs", "state": "delivering", "time": clock.now.timestamp()})
+        deliver_record(after, status, delivering)
+        assert await after.flush() == 1
+        # Killed again, right after the recovery mail: the next one reads both records again and mails nothing.
+        clock.advance(5)
+        last = worker_alerter(port, status, clock)
+        catch_up(last, status.view)
+        for offset in range(len(status.records)):
+            deliver_record(last, status, offset)
+        assert await last.flush() == 0
+
+    asyncio.run(scenario())
+    assert inbox.subjects() == ["[stream-app] router lrs is failing: 1 failure",
+                                "[stream-app] router lrs delivers again"]
+
+
+def test_a_state_read_and_committed_but_not_mailed_before_a_crash_is_mailed_by_the_successor(
+        smtp: tuple[Inbox, int]) -> None:
+    from stream_app.agents.alerts import catch_up
+
+    inbox, port = smtp
+    clock = Clock()
+    clock.now = datetime.now(UTC)
+    status = StatusTopic()
+
+    async def scenario() -> None:
+        failing = status.send("lrs", {"router": "lrs", "state": "failing", "error": "http_503",
+                                      "time": clock.now.timestamp()})
+        deliver_record(worker_alerter(port, status, clock), status, failing)  # read, then killed before the flush
+        successor = worker_alerter(port, status, clock)
+        catch_up(successor, status.view)  # its consumer starts past the record: only the view has it
+        assert await successor.flush() == 1
+
+    asyncio.run(scenario())
+    assert inbox.subjects() == ["[stream-app] router lrs is failing: 1 failure"]

@@ -11,6 +11,7 @@ from stream_app.delivery.http import Deliverer
 from stream_app.delivery.outcome import Outcome
 from stream_app.delivery.routers import Auth, Router
 from stream_app.devstack.ralph import Ralph
+from stream_app.metrics import REGISTRY
 from tests.delivery.samples import invalid_statement, statement
 
 
@@ -67,3 +68,21 @@ def test_lrs_down_for_a_while(ralph: Ralph) -> None:
     ralph.start()
     assert {o.kind for o in deliver(ralph, later)} == {"delivered"}
     assert ralph.statement_ids() == [s["id"] for s in first + later]
+
+
+def test_repeats_and_a_same_id_conflict_in_one_batch_are_settled_in_few_requests(ralph: Ralph) -> None:
+    def answers() -> float:
+        return sum(s.value for metric in REGISTRY.collect() if metric.name == "stream_app_lrs_responses"
+                   for s in metric.samples if s.name.endswith("_total") and s.labels["router"] == "ralph")
+
+    items = [statement(i, tag="repeats") for i in range(60)]
+    conflicting = {**items[20], "result": {"completion": True}}
+    # A crash replay (identical repeats of a third of the batch) and another body under one of its ids.
+    batch = items[:40] + [dict(s) for s in items[:20]] + [conflicting] + items[40:]
+    before = answers()
+    outcomes = deliver(ralph, batch)
+    assert [o.kind for o in outcomes] == ["delivered"] * len(batch)
+    assert outcomes[60].status == 409  # Ralph kept the first body of that id
+    stored = ralph.statement_ids()
+    assert sorted(stored) == sorted(s["id"] for s in items)  # every statement once, none twice
+    assert answers() - before == 2  # one POST for the batch, one PUT for the conflicting body
