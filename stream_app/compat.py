@@ -1,4 +1,11 @@
-"""Workarounds for the embedded Kafka-protocol broker (Tansu), switched on by `STREAM_APP_BROKER_FLAVOR=tansu`.
+"""Broker compatibility: the embedded broker's workarounds, and one aiokafka fix applied on every broker.
+
+The Tansu workarounds are switched on by `STREAM_APP_BROKER_FLAVOR=tansu`
+(`faust_options`, `confluent_producer_options`, `confluent_consumer_options`,
+`patch_leave_group`, `patch_fetch_max_wait`); the session timings of both
+flavors are here too. `patch_seek_to_committed` is not Tansu's: aiokafka leaves
+a partition without a committed offset wherever its fetcher had got to during
+table recovery, so a restarted worker could skip its predecessor's backlog.
 
 Measured in INFRA-NOTES.md: Tansu answers ListOffsets(LATEST) with the base
 offset of the last record batch + 1, so Faust's recovery high-water marks are

@@ -1,5 +1,11 @@
-"""Delivery to learning record stores: routers (this module's `routers`), and later the delivery agents.
+"""Delivery to learning record stores, Caliper endpoints and ClickHouse: everything but the Faust agents.
 
-Only the routers file (its contract, validation and ERB's matching semantics)
-exists so far; the per-router agents, retry chain and alerts are to come.
+`routers` parses and validates the routers file (its contract, `${VAR}`
+secrets, ERB's `match_params` semantics); `http` sends batches to an LRS or a
+Caliper endpoint (repeats of an id sent once, refused batches split) and
+`outcome` classifies each answer; `chain` moves what failed along a router's
+retry topics to the dead-letter topic; `redrive` puts dead letters back on the
+retry chain or the tracking topic; `alerts` builds the digest and recovery
+mails, which `mailer` sends. The agents that run them, one per router, are in
+`stream_app.agents.delivery`.
 """

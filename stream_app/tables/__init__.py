@@ -1,6 +1,9 @@
-"""Dimension state: users, courses and blocks, kept from Debezium CDC records.
+"""Dimension state: users, courses, blocks and the rest, kept from Debezium CDC records.
 
-`cdc` decodes Debezium change events, `dimensions` applies them to plain
-mutable mappings (a dict here, a Faust table in the worker) and `memory` is the
-in-memory `Lookup` the CLI and tests use. Nothing here imports Faust.
+`debezium` and `columns` turn a Debezium MySQL-connector row (with or without
+schemas, flattened or not) into the values our tables store; `cdc` decodes a
+change event into a `Change`; `dimensions` applies changes to plain mutable
+mappings (deletes in any order included); `memory` is the in-memory `Lookup`
+the CLI and tests use; `stream` wraps the worker's Faust tables for the enrich
+agent, and `cache` holds the reads it repeats. Only `stream` imports Faust.
 """
