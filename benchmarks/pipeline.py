@@ -166,7 +166,7 @@ def wait_for(bootstrap: str, targets: dict[str, int], timeout: float) -> float:
 def passthrough(bootstrap: str, source: str, sink: str, count: int) -> float:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
                          "auto.offset.reset": "earliest", "session.timeout.ms": 6000})
-    # Batched like the worker's own producers of events-by-actor and the output topics (agents.output).
+    # Batched like the worker's own producers of events-by-actor and the output topics (output).
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     consumer.subscribe([source])
     seen, started = 0, None

@@ -15,7 +15,7 @@
      │    └── sinks.clickhouse.sources.SourceError (RuntimeError)   a dump source that cannot be read
      ├── operations refused or failed
      │    ├── ReplayError                    an offset reset that must not or cannot happen (ops.offsets)
-     │    └── RedriveError (RuntimeError)    a re-drive whose topic is missing or unconfirmed (delivery.redrive)
+     │    └── RedriveError (RuntimeError)    a re-drive whose topic is missing or unconfirmed (ops.redrive)
      ├── ClickHouse
      │    ├── ClickHouseError (RuntimeError) a query or insert failed (sinks.clickhouse.client)
      │    ├── SchemaError (RuntimeError)     an existing table cannot take our rows (sinks.clickhouse.schema)

@@ -32,6 +32,11 @@ REQUIRED = (
 # Declarations whose name is a pattern, expanded per router and delay tier (one topic each).
 TEMPLATES = {"retry": ("{router}", "{tier}")}
 
+# The Kafka header in which every output record carries the original tracking event (set by the enrich
+# agent; read by the delivery agents for `match_params`, kept along the retry chain and by re-drive):
+# part of the output topics' record shape, so declared with them.
+EVENT_HEADER = "openedx.event"
+
 
 class TopicsFileError(StreamAppError, ValueError):
     """topics.yaml is malformed; the message names the topic and field."""

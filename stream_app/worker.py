@@ -50,7 +50,7 @@ def _check_or_exit() -> None:
 _check_or_exit()
 
 from stream_app import web  # noqa: E402,F401  (imported to register the pages)
-from stream_app.agents import alerts, cdc, clickhouse, delivery, ingest, tracking, waiting  # noqa: E402,F401
+from stream_app.agents import alerts, cdc, clickhouse, delivery, enrich, ingest, waiting  # noqa: E402,F401
 from stream_app.application import app  # noqa: E402
 
 __all__ = ["app"]

@@ -31,13 +31,11 @@ import orjson
 from stream_app import deadletter
 from stream_app.agents.commits import acknowledge
 from stream_app.agents.common import COMMITS, COUNTS, ENGINE, SETTINGS, STATUS_VIEW, log
-from stream_app.agents.output import OutputProducer
 from stream_app.agents.stats import STATS, StatusReporter
 from stream_app.application import app, topic
 from stream_app.codecs.avro import AvroDecoder, registry_client
 from stream_app.codecs.registry import schemas_fetched
 from stream_app.delivery.chain import (
-    EVENT_HEADER,
     META_HEADER,
     RetryMeta,
     after_failure,
@@ -51,7 +49,8 @@ from stream_app.delivery.outcome import Outcome
 from stream_app.delivery.routers import ClickHouseRouter, Router, configured_routers, source
 from stream_app.logjson import log_fields
 from stream_app.metrics import DELIVERY_LATENCY
-from stream_app.topics import retry_topic, topics
+from stream_app.output import OutputProducer
+from stream_app.topics import EVENT_HEADER, retry_topic, topics
 from stream_app.transforms.normalise import normalise
 
 AnyRouter = Router | ClickHouseRouter

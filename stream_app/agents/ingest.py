@@ -32,13 +32,13 @@ import orjson
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from stream_app.agents.common import COUNTS, ENGINE, FORMATS, SETTINGS, dead_letter
-from stream_app.agents.output import OutputProducer, refusal_reason
-from stream_app.agents.tracking import PARSE, partition_of
+from stream_app.agents.enrich import PARSE, partition_of
 from stream_app.application import app
 from stream_app.codecs.registry import schemas_fetched
 from stream_app.compat import confluent_consumer_options
 from stream_app.kafka import bootstrap_servers
 from stream_app.logjson import log_fields
+from stream_app.output import OutputProducer, refusal_reason
 from stream_app.pipeline import AvroTracking, route
 from stream_app.tables.stream import routing_key
 from stream_app.topics import topics

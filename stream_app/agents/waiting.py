@@ -21,7 +21,7 @@ import orjson
 
 from stream_app.agents.commits import acknowledge
 from stream_app.agents.common import COMMITS, COUNTS, dead_letter
-from stream_app.agents.tracking import events_by_actor, partition_of, waiting
+from stream_app.agents.enrich import events_by_actor, partition_of, waiting
 from stream_app.application import app
 from stream_app.tables.stream import usernames
 

@@ -2,7 +2,7 @@
 
 They use the worker's settings (STREAM_APP_BROKER, STREAM_APP_ROUTERS_FILE,
 STREAM_APP_TOPICS_FILE, ...) and print JSON, so they work the same from a shell
-and from scripts. See `stream_app.delivery.redrive` for what they do.
+and from scripts. See `stream_app.ops.redrive` for what they do.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from contextlib import contextmanager
 import click
 import orjson
 
-from stream_app.delivery import redrive as ops
 from stream_app.delivery.routers import Router, RoutersFileError, configured_routers
+from stream_app.ops import redrive as ops
 from stream_app.settings import get_settings
 
 

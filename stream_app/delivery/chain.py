@@ -19,12 +19,11 @@ from typing import Any
 import orjson
 
 from stream_app.delivery.outcome import Outcome
+from stream_app.topics import EVENT_HEADER
 
 log = logging.getLogger(__name__)
 
-# Header names; `openedx.event` is set by the enrich agent on every output record (the original
-# tracking event, for `match_params`) and kept along the chain.
-EVENT_HEADER = "openedx.event"
+# The retry history's header; the original event travels in `topics.EVENT_HEADER`, kept along the chain.
 META_HEADER = "stream_app.retry"
 
 

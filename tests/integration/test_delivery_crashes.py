@@ -99,7 +99,7 @@ def repeats_bound(stack: Stack) -> tuple[int, int]:
     enrich agent (stored-but-unacknowledged batches, the batch under way, one whose commit is under way).
     Returns (bound in events, messages counted): the sum of the largest such messages of this run.
     """
-    from stream_app.agents.tracking import ENRICH_BATCH, ENRICH_IN_FLIGHT
+    from stream_app.agents.enrich import ENRICH_BATCH, ENRICH_IN_FLIGHT
 
     partitions = stack.specs["events_by_actor"].partitions or 4
     messages = 2 * partitions + (ENRICH_IN_FLIGHT + 2) * ENRICH_BATCH

@@ -7,8 +7,8 @@ import uuid
 
 from confluent_kafka import Consumer
 
-from stream_app.agents.output import InOrderAcks, OutputProducer
 from stream_app.kafka import ensure_topics
+from stream_app.output import InOrderAcks, OutputProducer
 from stream_app.settings import Settings
 from stream_app.topics import TopicSpec
 

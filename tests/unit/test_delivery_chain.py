@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stream_app.delivery.chain import META_HEADER, RetryMeta, after_failure, chain_headers, headers_dict
-from stream_app.delivery.redrive import Stats, parse_when, selector
+from stream_app.ops.redrive import Stats, parse_when, selector
 from stream_app.topics import DEFAULT_FILE, TopicsFileError, concrete, load_topics, retry_topic
 
 DELAYS = (30.0, 300.0, 1800.0)

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from stream_app.agents import ingest
-from stream_app.agents.tracking import partition_of
+from stream_app.agents.enrich import partition_of
 
 
 class FakeMessage:
@@ -85,7 +85,7 @@ def test_a_partition_s_entries_are_split_in_order_into_messages_under_the_size_l
 
 def test_an_event_too_large_for_any_message_is_dead_lettered_and_the_others_are_routed(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from stream_app.agents.output import OutputProducer
+    from stream_app.output import OutputProducer
     from stream_app.settings import Settings
 
     letters: list[tuple[str, str, dict[str, Any]]] = []
@@ -109,7 +109,7 @@ def test_an_event_too_large_for_any_message_is_dead_lettered_and_the_others_are_
 
 
 def test_an_event_too_large_to_wait_is_dead_lettered_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from stream_app.agents import tracking
+    from stream_app.agents import enrich as tracking
 
     letters: list[tuple[str, str, dict[str, Any]]] = []
     held: list[bytes] = []
@@ -126,7 +126,7 @@ def test_an_internal_error_while_enriching_dead_letters_the_event_itself(monkeyp
                                                                          caplog: pytest.LogCaptureFixture) -> None:
     from types import SimpleNamespace
 
-    from stream_app.agents import tracking
+    from stream_app.agents import enrich as tracking
 
     letters: list[tuple[str, str, dict[str, Any]]] = []
     monkeypatch.setattr(tracking, "dead_letter", lambda stage, reason, message=None, **fields: letters.append(

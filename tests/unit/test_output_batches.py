@@ -17,9 +17,9 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from stream_app import deadletter
-from stream_app.agents.output import Batch, InOrderAcks, OutputProducer
-from stream_app.delivery.chain import EVENT_HEADER
+from stream_app.output import Batch, InOrderAcks, OutputProducer
 from stream_app.settings import Settings
+from stream_app.topics import EVENT_HEADER
 
 
 class _Message:

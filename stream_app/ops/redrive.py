@@ -24,12 +24,12 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from stream_app import deadletter
 from stream_app.compat import confluent_producer_options
-from stream_app.delivery.chain import EVENT_HEADER, RetryMeta, chain_headers, headers_dict
+from stream_app.delivery.chain import RetryMeta, chain_headers, headers_dict
 from stream_app.delivery.routers import Router
 from stream_app.errors import StreamAppError
 from stream_app.kafka import bootstrap_servers
 from stream_app.settings import Settings, parse_duration
-from stream_app.topics import retry_topic, topics
+from stream_app.topics import EVENT_HEADER, retry_topic, topics
 from stream_app.transforms.normalise import normalise
 
 

@@ -21,16 +21,15 @@ from confluent_kafka import KafkaException
 
 from stream_app import deadletter
 from stream_app.agents.common import COMMITS, COUNTS, ENGINE, FORMATS, SETTINGS, dead_letter, log
-from stream_app.agents.output import Batch, InOrderAcks, OutputProducer, refusal_reason
 from stream_app.application import app, topic
 from stream_app.codecs.avro import AvroEncoder, registry_client
 from stream_app.codecs.registry import until_answered
-from stream_app.delivery.chain import EVENT_HEADER
 from stream_app.kafka import partition_for
 from stream_app.logjson import event_name_of, log_fields
+from stream_app.output import Batch, InOrderAcks, OutputProducer, refusal_reason
 from stream_app.pipeline import AvroTracking, process
 from stream_app.tables.stream import TableLookup, is_user_id, processing, put_user, users
-from stream_app.topics import topics
+from stream_app.topics import EVENT_HEADER, topics
 
 events_by_actor = topic("events_by_actor")
 waiting = topic("waiting")

@@ -26,11 +26,11 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from stream_app import deadletter
-from stream_app.delivery.chain import EVENT_HEADER, headers_dict
+from stream_app.delivery.chain import headers_dict
 from stream_app.kafka import bootstrap_servers
 from stream_app.logjson import event_name_of, log_fields
 from stream_app.settings import Settings
-from stream_app.topics import topics
+from stream_app.topics import EVENT_HEADER, topics
 
 log = logging.getLogger(__name__)
 Headers = list[tuple[str, str | bytes | None]] | dict[str, str | bytes | None] | None
