@@ -4,7 +4,9 @@
 explicit list; `faust -A stream_app worker` reaches it through the package's
 lazy `app` attribute. Before the consumer subscribes, the app creates every
 topic declared in topics.yaml that does not exist yet, so a worker comes up on
-an empty broker with only the broker and registry URLs set.
+an empty broker with only the broker and registry URLs set. The routers' retry
+topics are among them: the worker hands the app their tiers (`retry_tiers`), so
+the app itself knows nothing of routers.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from typing import Any
 import faust
 
 from stream_app.compat import faust_options
-from stream_app.delivery.routers import configured_clickhouse, configured_routers
 from stream_app.kafka import bootstrap_servers, ensure_topics
 from stream_app.logjson import logging_config
 from stream_app.settings import Settings, get_settings
@@ -28,15 +29,15 @@ class StreamApp(faust.App):
     """faust.App that declares its topics on the broker before it starts consuming."""
 
     stream_settings: Settings
+    # (router name, number of retry topics) of every configured router: set by the worker.
+    retry_tiers: list[tuple[str, int]] = []
 
     async def on_first_start(self) -> None:
         settings = self.stream_settings
-        routers = [(r.name, len(r.retry_delays)) for r in configured_routers(settings)]
-        routers += [(r.name, len(r.retry_delays)) for r in configured_clickhouse(settings)]
         created = await self.loop.run_in_executor(
             None,
             lambda: ensure_topics(
-                bootstrap_servers(settings.broker), concrete(topics(), routers), settings.partitions,
+                bootstrap_servers(settings.broker), concrete(topics(), self.retry_tiers), settings.partitions,
                 settings.replication_factor,
             ),
         )

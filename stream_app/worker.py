@@ -21,8 +21,11 @@ from stream_app.extras import MissingExtra, require
 from stream_app.settings import get_settings
 
 
-def _check_or_exit() -> None:
-    """Exit with status 2 and one line on stderr when a setting or the routers file is invalid."""
+def _check_or_exit() -> list[tuple[str, int]]:
+    """Exit with status 2 and one line on stderr when a setting or the routers file is invalid.
+
+    Returns the retry tiers of every router: (name, number of retry topics).
+    """
     try:
         settings = get_settings()
         settings.format_list()
@@ -32,7 +35,7 @@ def _check_or_exit() -> None:
         print(f"stream_app: invalid setting: {where}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
-        configured_routers(settings)
+        routers = configured_routers(settings)
         sinks = configured_clickhouse(settings)
     except RoutersFileError as exc:
         # One line naming the router and field: what an operator needs to fix the file.
@@ -45,12 +48,15 @@ def _check_or_exit() -> None:
     except MissingExtra as exc:
         print(exc, file=sys.stderr)
         raise SystemExit(1) from None
+    return [(r.name, len(r.retry_delays)) for r in routers] + [(s.name, len(s.retry_delays)) for s in sinks]
 
 
-_check_or_exit()
+_retry_tiers = _check_or_exit()
 
 from stream_app import web  # noqa: E402,F401  (imported to register the pages)
 from stream_app.agents import alerts, cdc, clickhouse, delivery, enrich, ingest, waiting  # noqa: E402,F401
 from stream_app.application import app  # noqa: E402
+
+app.retry_tiers = _retry_tiers
 
 __all__ = ["app"]
