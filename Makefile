@@ -70,7 +70,7 @@ $(TUTOR_PLUGIN_STAMP): $(TUTOR_STAMP) $(TUTOR_PLUGIN_FILES)
 	rm -rf tutor-plugin/build
 	touch $(TUTOR_PLUGIN_STAMP)
 
-.PHONY: install ralph lms promtool tutor tutor-plugin-names run test lint bench
+.PHONY: install ralph lms promtool tutor tutor-plugin-names tutor-plugin-topics run test lint bench
 install: $(STAMP)
 
 ralph: $(RALPH_STAMP)
@@ -86,6 +86,10 @@ tutor: $(TUTOR_PLUGIN_STAMP)
 # Regenerate the plugin's list of event names for the LMS's EVENT_BUS_TRACKING_LOGS from the default allow lists.
 tutor-plugin-names: $(STAMP)
 	$(BIN)/python -m tests.tutor.names > tutor-plugin/tutorstreamapp/event_bus_tracking_logs.txt
+
+# Regenerate the plugin's copy of topics.yaml (the plugin does not import stream_app) after topics.yaml changed.
+tutor-plugin-topics: $(STAMP)
+	$(BIN)/python -m tests.tutor.topics_template > tutor-plugin/tutorstreamapp/templates/stream-app/apps/config/topics.yaml
 
 run: $(RUN_STAMP) $(RALPH_STAMP)
 	$(BIN)/stream-app dev

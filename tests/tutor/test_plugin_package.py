@@ -15,6 +15,8 @@ import stream_app
 from stream_app.topics import DEFAULT_FILE, load_topics
 from tests.tutor import names
 from tests.tutor.harness import REPO, Rendered, run_tutor
+from tests.tutor.topics_template import TEMPLATE
+from tests.tutor.topics_template import render as render_topics
 
 PLUGIN = REPO / "tutor-plugin" / "tutorstreamapp"
 
@@ -32,6 +34,11 @@ def test_the_plugin_version_is_stream_apps_version(all_on: Rendered) -> None:
 def test_the_event_bus_names_are_the_union_of_the_default_allow_lists() -> None:
     assert (PLUGIN / "event_bus_tracking_logs.txt").read_text() == names.render(), (
         "tutor-plugin/tutorstreamapp/event_bus_tracking_logs.txt is stale: run `make tutor-plugin-names`")
+
+
+def test_the_plugins_topics_template_is_generated_from_topics_yaml() -> None:
+    assert TEMPLATE.read_text() == render_topics(), (
+        "the Tutor plugin's topics.yaml template is stale: run `make tutor-plugin-topics`")
 
 
 def test_the_rendered_topics_file_is_stream_apps_with_the_event_bus_tracking_topic(rendered: Rendered) -> None:

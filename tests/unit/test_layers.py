@@ -37,7 +37,8 @@ def test_transforms_import_nothing_of_stream_app_outside_themselves() -> None:
 def test_settings_and_the_app_know_nothing_of_tables_agents_or_delivery() -> None:
     for module in ("settings.py", "application.py"):
         for name in _imports(PACKAGE / module):
-            assert not name.startswith(("stream_app.tables", "stream_app.agents", "stream_app.delivery")), (module, name)
+            above = name.startswith(("stream_app.tables", "stream_app.agents", "stream_app.delivery"))
+            assert not above, (module, name)
 
 
 def test_every_exception_class_descends_from_stream_app_error() -> None:
