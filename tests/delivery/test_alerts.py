@@ -293,9 +293,19 @@ def test_a_restarted_worker_announces_no_second_failing_and_announces_delivering
     assert {key for key, _body in status.records} == {"lrs"}
 
 
+def restarted(port: int, status: StatusTopic, clock: Clock) -> Alerter:
+    """The alert agent of a worker started after a crash: marks restored, every status record read again."""
+    from stream_app.agents.alerts import catch_up
+
+    alerter = worker_alerter(port, status, clock)
+    catch_up(alerter, status.view)
+    for offset in range(len(status.records)):
+        deliver_record(alerter, status, offset)
+    return alerter
+
+
 def test_one_digest_and_one_recovery_mail_per_outage_across_restarts_of_the_alert_agent(
         smtp: tuple[Inbox, int]) -> None:
-    from stream_app.agents.alerts import catch_up
 
     inbox, port = smtp
     clock = Clock()
@@ -310,10 +320,7 @@ def test_one_digest_and_one_recovery_mail_per_outage_across_restarts_of_the_aler
         assert await before.flush() == 1  # the digest, and its mark on the topic
         # Killed before its offsets were committed: the successor reads the failing record again.
         clock.advance(5)
-        after = worker_alerter(port, status, clock)
-        catch_up(after, status.view)
-        for offset in range(len(status.records)):
-            deliver_record(after, status, offset)
+        after = restarted(port, status, clock)
         assert await after.flush() == 0
         clock.advance(5)
         delivering = status.send("lrs", {"router": "lrs", "state": "delivering", "time": clock.now.timestamp()})
@@ -321,10 +328,7 @@ def test_one_digest_and_one_recovery_mail_per_outage_across_restarts_of_the_aler
         assert await after.flush() == 1
         # Killed again, right after the recovery mail: the next one reads both records again and mails nothing.
         clock.advance(5)
-        last = worker_alerter(port, status, clock)
-        catch_up(last, status.view)
-        for offset in range(len(status.records)):
-            deliver_record(last, status, offset)
+        last = restarted(port, status, clock)
         assert await last.flush() == 0
 
     asyncio.run(scenario())
