@@ -35,7 +35,7 @@ def child(mode: str, events: int) -> None:
     import orjson
 
     from benchmarks import corpus as corpus_module
-    from stream_app.pipeline import build_engine, process
+    from stream_app.pipeline import build_engine, process_raw
     from stream_app.settings import Settings
 
     data = corpus_module.corpus(events)
@@ -51,7 +51,7 @@ def child(mode: str, events: int) -> None:
                 dumps(item)
     elif mode == "process":
         for raw in data:
-            process(raw, engine, lookup, ("xapi", "caliper"))
+            process_raw(raw, engine, lookup, ("xapi", "caliper"))
 
 
 def count(mode: str, events: int) -> int:

@@ -7,8 +7,11 @@ the same run:
 1. the worker: N varied events (the transform benchmark's corpus, 1,000
    learners seeded by CDC) produced as fast as possible to the tracking topic;
    rate = N / time until both output topics hold every expected record;
-2. the baseline: a raw confluent-kafka consume → produce passthrough of the same
-   N records, in one process;
+2. the baselines: a raw confluent-kafka consume → produce passthrough of the same
+   N records, in one process; and the transform-only rate of the same events in
+   this process (`pipeline.process` for both formats plus orjson serialisation of
+   every output, one core: what `stream-app transform` does), the figure the
+   worker's rate is judged against (worker / transform-only);
 3. latency at a fixed rate: events stamped with their send time, produced at
    `--rate` per second; latency = output record's broker timestamp − event time;
 4. start-up: from launching the worker process to Faust logging Ready;
@@ -16,7 +19,10 @@ the same run:
    (from /proc), and the host's steal time. With the broker on the same machine,
    2 cores / (worker + broker CPU per event) bounds what any worker could do here.
 
-    python -m benchmarks.pipeline [--events N] [--rate R] [--seconds S] [--write]
+    python -m benchmarks.pipeline [--events N] [--rate R] [--seconds S] [--profile FILE] [--write]
+
+`--profile FILE` records the worker with py-spy during (1) only (collapsed
+stacks, `py-spy record -f raw`), the profile BENCHMARKS.md's notes are read from.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -39,7 +47,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from benchmarks import corpus as corpus_module
 from stream_app.devstack.processes import free_port, start_broker, start_registry, start_worker, worker_env
 from stream_app.kafka import ensure_topics
-from stream_app.pipeline import build_engine, process
+from stream_app.pipeline import build_engine, process_raw
 from stream_app.settings import Settings
 from stream_app.topics import DEFAULT_FILE, load_topics
 
@@ -163,6 +171,26 @@ def wait_for(bootstrap: str, targets: dict[str, int], timeout: float) -> float:
     raise TimeoutError(f"outputs reached {counts}, expected {targets}")
 
 
+def transform_only(events: list[bytes], repeat: int = 3) -> float:
+    """Events/s of `pipeline.process` (xAPI + Caliper) and serialising every output, best of `repeat`, one core."""
+    engine, lookup = build_engine(Settings()), corpus_module.lookup()
+    best = 0.0
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for raw in events:
+            for _fmt, _actor, record in process_raw(raw, engine, lookup, ("xapi", "caliper")).outputs:
+                orjson.dumps(record, default=str)
+        best = max(best, len(events) / (time.perf_counter() - started))
+    return best
+
+
+def start_profile(pid: int, path: str) -> subprocess.Popen[bytes]:
+    """py-spy recording `pid` (all threads, native frames off) until stopped with SIGINT."""
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen([str(spy), "record", "-p", str(pid), "-r", "200", "-f", "raw", "-o", path,
+                             "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def passthrough(bootstrap: str, source: str, sink: str, count: int) -> float:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
                          "auto.offset.reset": "earliest", "session.timeout.ms": 6000})
@@ -194,6 +222,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--profile", help="py-spy collapsed stacks of the worker during the throughput run")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
 
@@ -230,15 +259,19 @@ def main() -> None:
         engine, lookup = build_engine(Settings()), corpus_module.lookup()
         expected = {"xapi": 0, "caliper": 0}
         for raw in events:
-            for fmt, _actor, _record in process(raw, engine, lookup, ("xapi", "caliper")).outputs:
+            for fmt, _actor, _record in process_raw(raw, engine, lookup, ("xapi", "caliper")).outputs:
                 expected[fmt] += 1
         targets = {specs[f].name: n for f, n in expected.items()}
 
         worker_pid, broker_pid = procs[-1].popen.pid, broker.popen.pid
         cpu_before = cpu_seconds(worker_pid), cpu_seconds(broker_pid), host_times()
+        spy = start_profile(worker_pid, args.profile) if args.profile else None
         started = time.monotonic()
         produce(bootstrap, specs["tracking"].name, events)
         finished = wait_for(bootstrap, targets, timeout=1800)
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait(60)
         worker_rate = args.events / (finished - started)
         worker_us = (cpu_seconds(worker_pid) - cpu_before[0]) / args.events * 1e6
         broker_us = (cpu_seconds(broker_pid) - cpu_before[1]) / args.events * 1e6
@@ -246,6 +279,7 @@ def main() -> None:
         steal = (host_steal - cpu_before[2][1]) / max(1.0, host_all - cpu_before[2][0])
 
         base_rate = passthrough(bootstrap, specs["tracking"].name, "bench.passthrough", args.events)
+        transform_rate = transform_only(events)
 
         # Latency at a fixed rate: each event carries its send time as its timestamp.
         count = int(args.rate * args.seconds)
@@ -270,6 +304,9 @@ def main() -> None:
         f"| baseline: raw confluent-kafka consume → produce passthrough | {base_rate:,.0f} events/s | 1.00 |",
         f"| one worker: tracking → events-by-actor → xAPI + Caliper (Avro) | {worker_rate:,.0f} events/s "
         f"| {worker_rate / base_rate:.2f} |",
+        f"| transform only, same events, this process (xAPI + Caliper, serialised; one core) "
+        f"| {transform_rate:,.0f} events/s | |",
+        f"| **one worker / transform only** | | **{worker_rate / transform_rate:.2f}** |",
         f"| latency at {args.rate:,.0f} events/s for {args.seconds:.0f} s: p50 | {p50:,.0f} ms | |",
         f"| latency at {args.rate:,.0f} events/s for {args.seconds:.0f} s: p99 | {p99:,.0f} ms | |",
         "| worker start → Ready (new data dir, topics created, 1,000 users of CDC waiting to be read; "

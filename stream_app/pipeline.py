@@ -1,11 +1,14 @@
-"""What the worker does with one event, minus the I/O: route it by actor, transform it, encode its records.
+"""What the worker does with one event, minus the I/O: parse and route it by actor, transform it.
 
-Kept free of Faust so it can be tested and benchmarked alone. `route` decides
-where an incoming tracking event goes (an actor key, a skip reason or a
-reject); `process` runs the engine for every enabled format and says what to
-produce, what to hold for a late dimension and what to dead-letter. Events
-without `name` follow `STREAM_APP_NAMELESS_EVENTS`: skipped as `no_name`, or
-named by `event_type`, their transformer failures then marked for stage `legacy`.
+Kept free of Faust so it can be tested and benchmarked alone. `parse` is the
+one place a tracking event is parsed and normalised (the ingest stage; later
+stages carry the normalised event, see `codecs.entries`). `route` decides
+where it goes (an actor key, a skip reason or a reject); `process` runs the
+engine on the normalised event for every enabled format and says what to
+produce, what to hold for a late dimension and what to dead-letter;
+`process_raw` is both for one record's bytes. Events without `name` follow
+`STREAM_APP_NAMELESS_EVENTS`: skipped as `no_name`, or named by `event_type`,
+their transformer failures then marked for stage `legacy`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import orjson
 
 from stream_app.codecs.records import caliper11_record, caliper_record, xapi_actor_id, xapi_record
 from stream_app.errors import MissingDimension, TransformError
-from stream_app.jsonio import dumps_str
 from stream_app.settings import Settings
 from stream_app.transforms import Engine
 from stream_app.transforms.dimensions import EventLookup, Lookup
@@ -40,6 +42,14 @@ def build_engine(settings: Settings) -> Engine:
 
 
 @dataclass(frozen=True, slots=True)
+class Parsed:
+    """A tracking event in event-tracking shape; `fallback`: only its `event_type` named it (no `name`)."""
+
+    event: JSON
+    fallback: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """Where a tracking event goes: `key` (actor) to process, or `skip`/`reject` with a reason."""
 
@@ -47,7 +57,7 @@ class Route:
     name: str | None = None
     skip: str | None = None
     reject: str | None = None
-    text: str | None = None  # the event as JSON text, for the next stage
+    parsed: Parsed | None = None  # the normalised event, for the next stage
 
 
 class AvroTracking:
@@ -65,17 +75,24 @@ class AvroTracking:
             raise TransformError("invalid_avro", type(exc).__name__) from exc
 
 
-def route(raw: bytes, engine: Engine, formats: tuple[str, ...], parse: Any = orjson.loads) -> Route:
+def parse(raw: bytes, decode: Any = orjson.loads) -> Parsed:
+    """Parse (JSON, or the event bus's Avro through `decode`) and normalise one record; raise TransformError."""
+    try:
+        decoded = decode(raw)
+    except orjson.JSONDecodeError:
+        raise TransformError("invalid_json") from None
+    return Parsed(normalise(decoded), named_by_event_type(decoded))
+
+
+def route(raw: bytes, engine: Engine, formats: tuple[str, ...], decode: Any = orjson.loads) -> Route:
     """Parse, normalise and filter one tracking event, and find its actor key."""
     try:
-        parsed = parse(raw)
-        event = normalise(parsed)
-    except orjson.JSONDecodeError:
-        return Route(reject="invalid_json")
+        parsed = parse(raw, decode)
     except TransformError as exc:
         return Route(reject=exc.reason)
+    event = parsed.event
     name = event["name"]
-    wanted = _formats_for(engine, formats, named_by_event_type(parsed))
+    wanted = _formats_for(engine, formats, parsed.fallback)
     if not any(engine.handles(fmt, engine.event_name(fmt, event)) for fmt in wanted):
         # Without a name, ERB's formats skip it (STREAM_APP_NAMELESS_EVENTS=skip): say so, not "not allowed".
         return Route(name=name, skip="no_name" if len(wanted) < len(formats) else "not_allowed")
@@ -90,8 +107,7 @@ def route(raw: bytes, engine: Engine, formats: tuple[str, ...], parse: Any = orj
             key = str(int(key))
         except ValueError:
             key = str(key)
-    text = raw.decode("utf-8") if parse is orjson.loads else dumps_str(parsed)
-    return Route(key=key, name=name, text=text)
+    return Route(key=key, name=name, parsed=parsed)
 
 
 def _formats_for(engine: Engine, formats: tuple[str, ...], fallback: bool) -> tuple[str, ...]:
@@ -123,19 +139,20 @@ def _actor_id(fmt: str, item: JSON) -> str:
     return str(actor["id"]) if isinstance(actor, dict) else str(item.get("username") or "")
 
 
-def process(raw: bytes, engine: Engine, lookup: Lookup, formats: tuple[str, ...]) -> Outcome:
-    """Transform one event for every enabled, allowed format."""
+def process_raw(raw: bytes, engine: Engine, lookup: Lookup, formats: tuple[str, ...]) -> Outcome:
+    """`process` of one record's bytes (tests, benchmarks, tools): parse, then transform."""
     try:
-        parsed = orjson.loads(raw)
-        event = normalise(parsed)
-    except orjson.JSONDecodeError:
-        return Outcome(rejects=[("*", "invalid_json")])
+        parsed = parse(raw)
     except TransformError as exc:
         return Outcome(rejects=[("*", exc.reason)])
+    return process(parsed.event, engine, lookup, formats, parsed.fallback)
+
+
+def process(event: JSON, engine: Engine, lookup: Lookup, formats: tuple[str, ...], fallback: bool = False) -> Outcome:
+    """Transform one normalised event (see `parse`) for every enabled, allowed format."""
     name = event["name"]
     # One field cache and one read of user and course serve every format.
     shared, lookup = Event(event), EventLookup(lookup)
-    fallback = named_by_event_type(parsed)
     outcome = Outcome(name=name, fallback=fallback)
     context = event.get("context")
     course_id = context.get("course_id") if isinstance(context, dict) else None

@@ -47,6 +47,7 @@ from stream_app.delivery.chain import (
 from stream_app.delivery.http import Deliverer
 from stream_app.delivery.outcome import Outcome
 from stream_app.delivery.routers import ClickHouseRouter, Router, configured_routers, source
+from stream_app.errors import TransformError
 from stream_app.logjson import log_fields
 from stream_app.metrics import DELIVERY_LATENCY
 from stream_app.output import OutputProducer
@@ -115,12 +116,20 @@ def _decode(fmt: str, value: bytes) -> dict[str, Any]:
 
 
 def _match_event(event: bytes | None, record: dict[str, Any]) -> dict[str, Any]:
-    """The original event for match_params; records without the header match on their own fields."""
+    """The event for match_params (the header holds it normalised); records without the header match on
+    their own fields."""
     if event:
         try:
             parsed = orjson.loads(event)
-            return normalise(parsed) if isinstance(parsed, dict) else {}
-        except (orjson.JSONDecodeError, ValueError, TypeError, KeyError):
+        except orjson.JSONDecodeError:
+            return {}
+        if not isinstance(parsed, dict):
+            return {}
+        if isinstance(parsed.get("name"), str) and ("data" in parsed or "event" not in parsed):
+            return parsed  # normalised at ingest: read as it is
+        try:  # `data` left out as a copy of `event` (codecs.entries), or a raw event of an earlier worker
+            return normalise(parsed)
+        except TransformError:
             return {}
     return {"name": record.get("event_name"), "context": {"course_id": record.get("course_id"),
                                                           "org_id": record.get("org")}}

@@ -23,10 +23,13 @@ from stream_app import deadletter
 from stream_app.agents.common import COMMITS, COUNTS, ENGINE, FORMATS, SETTINGS, dead_letter, log
 from stream_app.application import app, topic
 from stream_app.codecs.avro import AvroEncoder, registry_client
+from stream_app.codecs.entries import Entry, source_fields
+from stream_app.codecs.entries import decode as decode_entry
 from stream_app.codecs.registry import until_answered
+from stream_app.errors import TransformError
 from stream_app.kafka import partition_for
-from stream_app.logjson import event_name_of, log_fields
-from stream_app.output import Batch, InOrderAcks, OutputProducer, refusal_reason
+from stream_app.logjson import log_fields
+from stream_app.output import Batch, Headers, InOrderAcks, OutputProducer, refusal_reason
 from stream_app.pipeline import AvroTracking, process
 from stream_app.tables.stream import TableLookup, is_user_id, processing, put_user, users
 from stream_app.topics import EVENT_HEADER, topics
@@ -95,18 +98,18 @@ def partition_of(key: str) -> int:
     return partition_for(orjson.dumps(key), PARTITIONS)
 
 
-def _hold(entry: list[Any], reason: str, stage: str = "enrich") -> None:
-    meta = entry[4] if len(entry) > 4 and isinstance(entry[4], dict) else {"first": time.time(), "attempt": 0}
-    body = orjson.dumps({"entry": entry[:4], "meta": meta, "reason": reason,
+def _hold(entry: Entry, reason: str, stage: str = "enrich") -> None:
+    meta = entry.meta or {"first": time.time(), "attempt": 0}
+    body = orjson.dumps({"entry": entry.encode(), "meta": meta, "reason": reason,
                          "due": time.time() + SETTINGS.late_dimension_retry})
     expired = time.time() - meta["first"] >= SETTINGS.late_dimension_wait
     # An event larger than a broker takes in one record cannot wait on the waiting topic either.
     if expired or len(body) > deadletter.MAX_RECORD_BYTES:
         note: dict[str, Any] = {} if expired else {"note": "too large to hold on the waiting topic"}
-        dead_letter(stage, reason, attempts=meta["attempt"], first_seen=meta["first"], **_entry_source(entry),
+        dead_letter(stage, reason, attempts=meta["attempt"], first_seen=meta["first"], **source_fields(entry),
                     **note)
         return
-    waiting.send_soon(key=orjson.dumps(entry[0]), value=body)
+    waiting.send_soon(key=orjson.dumps(entry.key), value=body)
     COUNTS["held"] += 1
     COUNTS[f"held:{reason}"] += 1
 
@@ -131,53 +134,56 @@ def _store_generated(key: str) -> None:
 def _enrich(message: Any, batch: Batch) -> None:
     """Enrich, transform and produce the events of one events-by-actor message into `batch`."""
     try:
-        entries = orjson.loads(message.value)
+        items = orjson.loads(message.value)
     except orjson.JSONDecodeError:
         dead_letter("enrich", "invalid_json", message)
         return
-    for entry in entries:
+    if not isinstance(items, list):
+        dead_letter("enrich", "invalid_entry", message)
+        return
+    for item in items:
         try:
-            raw = entry[1].encode("utf-8")
-            held_since = entry[4]["first"] if len(entry) > 4 and isinstance(entry[4], dict) else time.time()
-            LOOKUP.may_generate = time.time() - held_since >= SETTINGS.external_id_grace
-            outcome = process(raw, ENGINE, LOOKUP, FORMATS)
-            if outcome.missing:
-                LOOKUP.generated.clear()
-                # A line only the event_type fallback named, never found its user: stage legacy (nobody paged).
-                _hold(entry, outcome.missing, outcome.stage(outcome.missing_format or "", outcome.missing, "enrich"))
-                continue
-            if LOOKUP.generated:
-                _store_generated(entry[0])
-            # The original event travels with each record, for the routers' match_params.
-            headers = [(EVENT_HEADER, raw)]
-            for fmt, actor_id, record in outcome.outputs:
-                try:
-                    OUTPUT.produce(OUTPUT_TOPICS[fmt], actor_id.encode("utf-8"), ENCODERS.encode(fmt, record),
-                                   headers, batch=batch)
-                except KafkaException as exc:  # too large to produce at all: this format's record only
-                    dead_letter("output", refusal_reason(exc), event_name=outcome.name, format=fmt,
-                                **_entry_source(entry))
-                    continue
-                COUNTS[f"out:{fmt}"] += 1
-            for fmt, reason in outcome.rejects:
-                dead_letter(outcome.stage(fmt, reason), reason, event_name=outcome.name, format=fmt,
-                            **_entry_source(entry))
+            entry = decode_entry(item)
+        except TransformError as exc:
+            dead_letter("enrich", exc.reason, **source_fields(item))
+            continue
+        try:
+            _enrich_one(entry, batch)
         except Exception as exc:  # noqa: BLE001 — the agent's one error boundary: never stop the stream
-            source = _entry_source(entry)
-            name = event_name_of(entry[1]) if isinstance(entry, list) and len(entry) > 1 else None
+            source = source_fields(entry)
+            name = entry.event.get("name")
             log.exception("enrich: internal error on event %s (tracking partition %s offset %s)", name,
-                          source.get("source_topic_partition"), source.get("source_offset"),
-                          extra=log_fields(name, topics()["tracking"].name, source.get("source_topic_partition"),
-                                           source.get("source_offset")))
+                          entry.partition, entry.offset,
+                          extra=log_fields(name, topics()["tracking"].name, entry.partition, entry.offset))
             dead_letter("enrich", f"internal_error:{type(exc).__name__}", event_name=name, **source)
 
 
-def _entry_source(entry: Any) -> dict[str, Any]:
-    """The dead-letter fields of an events-by-actor entry: the event's own bytes (so it can be re-driven) and
-    the tracking partition and offset it came from; every dead letter of the enrich agent carries them."""
-    if isinstance(entry, list) and len(entry) >= 4 and isinstance(entry[1], str):
-        return {"value": entry[1].encode("utf-8"), "source_topic_partition": entry[2], "source_offset": entry[3]}
-    return {"value": orjson.dumps(entry, default=str)}  # not an entry at all: kept as it came
+def _enrich_one(entry: Entry, batch: Batch) -> None:
+    held_since = entry.meta["first"] if entry.meta else time.time()
+    LOOKUP.may_generate = time.time() - held_since >= SETTINGS.external_id_grace
+    outcome = process(entry.event, ENGINE, LOOKUP, FORMATS, entry.fallback)
+    if outcome.missing:
+        LOOKUP.generated.clear()
+        # A line only the event_type fallback named, never found its user: stage legacy (nobody paged).
+        _hold(entry, outcome.missing, outcome.stage(outcome.missing_format or "", outcome.missing, "enrich"))
+        return
+    if LOOKUP.generated:
+        _store_generated(entry.key)
+    if outcome.outputs:
+        # The normalised event travels with each record, for the routers' match_params (serialised once).
+        headers: Headers = [(EVENT_HEADER, entry.header())]
+        for fmt, actor_id, record in outcome.outputs:
+            try:
+                OUTPUT.produce(OUTPUT_TOPICS[fmt], actor_id.encode("utf-8"), ENCODERS.encode(fmt, record),
+                               headers, batch=batch)
+            except KafkaException as exc:  # too large to produce at all: this format's record only
+                dead_letter("output", refusal_reason(exc), event_name=outcome.name, format=fmt,
+                            **source_fields(entry))
+                continue
+            COUNTS[f"out:{fmt}"] += 1
+    for fmt, reason in outcome.rejects:
+        dead_letter(outcome.stage(fmt, reason), reason, event_name=outcome.name, format=fmt,
+                    **source_fields(entry))
 
 
 def _release(event: Any) -> None:

@@ -26,7 +26,6 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
@@ -34,6 +33,7 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from stream_app.agents.common import COUNTS, ENGINE, FORMATS, SETTINGS, dead_letter
 from stream_app.agents.enrich import PARSE, partition_of
 from stream_app.application import app
+from stream_app.codecs.entries import Entry
 from stream_app.codecs.registry import schemas_fetched
 from stream_app.compat import confluent_consumer_options
 from stream_app.kafka import bootstrap_servers
@@ -51,9 +51,9 @@ WITHIN = 0.05  # seconds a partial batch waits for more records
 MESSAGE_BYTES = 512_000
 
 
-def messages(entries: list[list[Any]], limit: int = MESSAGE_BYTES) -> list[tuple[bytes, list[list[Any]]]]:
+def messages(entries: list[Entry], limit: int = MESSAGE_BYTES) -> list[tuple[bytes, list[Entry]]]:
     """`entries` as events-by-actor message values of at most `limit` bytes (one entry may exceed it), in order."""
-    value = orjson.dumps(entries)
+    value = orjson.dumps([entry.encode() for entry in entries])
     if len(value) <= limit or len(entries) == 1:
         return [(value, entries)]
     half = len(entries) // 2
@@ -119,9 +119,9 @@ class TrackingIngest:
         for tp in partitions:
             self.lag.pop((tp.topic, tp.partition), None)
 
-    def route_batch(self, messages: list[Message]) -> dict[int, list[list[Any]]]:
+    def route_batch(self, messages: list[Message]) -> dict[int, list[Entry]]:
         """Parse, filter and key a batch by actor; reject and count what cannot go on."""
-        groups: dict[int, list[list[Any]]] = defaultdict(list)
+        groups: dict[int, list[Entry]] = defaultdict(list)
         for message in messages:
             value = message.value()
             partition, offset = message.partition() or 0, message.offset() or 0
@@ -136,23 +136,24 @@ class TrackingIngest:
                 elif result.skip:
                     COUNTS[f"skipped:{result.skip}"] += 1
                 else:
-                    assert result.key is not None
+                    assert result.key is not None and result.parsed is not None
                     key = routing_key(result.key)
-                    groups[partition_of(key)].append([key, result.text, partition, offset])
+                    groups[partition_of(key)].append(
+                        Entry(key, result.parsed.event, partition, offset, None, result.parsed.fallback))
             except Exception as exc:  # noqa: BLE001 — one record's error boundary: the rest of the batch goes on
                 log.exception("tracking consumer: routing failed at partition %s offset %s", partition, offset,
                               extra=log_fields(None, self.tracking, partition, offset))
                 dead_letter("parse", f"internal_error:{type(exc).__name__}", self._source(message))
         return groups
 
-    def _produce(self, producer: OutputProducer, partition: int, entries: list[list[Any]]) -> None:
+    def _produce(self, producer: OutputProducer, partition: int, entries: list[Entry]) -> None:
         for value, chunk in messages(entries):
             try:
                 producer.produce(self.events_by_actor, None, value, partition=partition)
             except KafkaException as exc:  # an event too large for any message: dead-lettered, the rest go on
                 for entry in chunk:
-                    dead_letter("output", refusal_reason(exc), value=entry[1].encode("utf-8"),
-                                source_topic_partition=entry[2], source_offset=entry[3],
+                    dead_letter("output", refusal_reason(exc), value=entry.original(),
+                                source_topic_partition=entry.partition, source_offset=entry.offset,
                                 output_topic=self.events_by_actor)
                 continue
             COUNTS["routed"] += len(chunk)

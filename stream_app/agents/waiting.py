@@ -23,6 +23,8 @@ from stream_app.agents.commits import acknowledge
 from stream_app.agents.common import COMMITS, COUNTS, dead_letter
 from stream_app.agents.enrich import events_by_actor, partition_of, waiting
 from stream_app.application import app
+from stream_app.codecs.entries import decode as decode_entry
+from stream_app.errors import TransformError
 from stream_app.tables.stream import usernames
 
 
@@ -36,15 +38,16 @@ async def retry_waiting(stream: Any) -> None:
             delay = float(body["due"]) - time.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            entry = list(body["entry"]) + [{**body["meta"], "attempt": int(body["meta"]["attempt"]) + 1}]
+            entry = decode_entry(body["entry"])
+            entry.meta = {**body["meta"], "attempt": int(body["meta"]["attempt"]) + 1}
             if body.get("reason") == "unknown_user":
                 # The username index may know the user by now (or a numeric value was a username).
-                user_id = usernames.get(str(entry[0]))
+                user_id = usernames.get(entry.key)
                 if user_id is not None:
-                    entry[0] = str(user_id)
-            await events_by_actor.send(value=orjson.dumps([entry]), partition=partition_of(entry[0]))
+                    entry.key = str(user_id)
+            await events_by_actor.send(value=orjson.dumps([entry.encode()]), partition=partition_of(entry.key))
             COUNTS["retried"] += 1
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, TransformError) as exc:
             dead_letter("waiting", f"invalid_record:{type(exc).__name__}", message)
         # Committed at once (Faust's commit first flushes its producer, so the re-injected entry is stored):
         # every retry re-holds the event as a new record, and a crash re-reading several generations of one

@@ -30,7 +30,7 @@ from stream_app.metrics import count_families
 from stream_app.ops.limits import SizeLimit
 from stream_app.ops.load import DryRun, load
 from stream_app.ops.sources import expand
-from stream_app.pipeline import process, route
+from stream_app.pipeline import process, process_raw, route
 from stream_app.tables.memory import MemoryLookup
 from stream_app.transforms import Engine, TransformSettings
 from stream_app.transforms.engine import ERB_FORMATS
@@ -64,7 +64,8 @@ def run_worker_logic(rule: str, lines: list[Line]) -> dict[str, Any]:
             skipped[routed.skip] += 1
             continue
         assert routed.reject is None, line.raw
-        outcome = process(line.raw, eng, found, FORMATS)
+        assert routed.parsed is not None  # the worker transforms what ingest parsed: the same here
+        outcome = process(routed.parsed.event, eng, found, FORMATS, routed.parsed.fallback)
         assert outcome.missing is None  # every learner and course is in the seed
         for fmt, _actor, record in outcome.outputs:
             out[fmt].append(orjson.loads(record["statement" if fmt == "xapi" else "event"]))
@@ -124,10 +125,10 @@ def test_caliper11_reads_event_type_whatever_the_rule() -> None:
     for rule in ("event_type", "skip"):
         eng = engine(rule)
         assert route(raw, eng, ("caliper11",)).key is not None
-        assert len(process(raw, eng, lookup(), ("caliper11",)).outputs) == 1
+        assert len(process_raw(raw, eng, lookup(), ("caliper11",)).outputs) == 1
     assert route(raw, engine("skip"), ("xapi", "caliper11")).key is not None  # caliper11 still wants it
     # Its failures are CT-parity failures, never legacy: CT keys on event_type.
-    failed = process(old.raw, engine("event_type"), lookup(), ("caliper11",))
+    failed = process_raw(old.raw, engine("event_type"), lookup(), ("caliper11",))
     assert failed.rejects and failed.stage("caliper11", failed.rejects[0][1]) == "transform"
     assert "caliper11" not in ERB_FORMATS
 
@@ -209,7 +210,7 @@ def test_an_old_line_that_never_finds_its_user_expires_as_legacy_a_recent_one_as
     found = lookup()
     for raw, stage in ((orjson.dumps(ghost), "legacy"), (orjson.dumps({**ghost, "name": ghost["event_type"]}),
                                                           "enrich")):
-        outcome = process(raw, engine("event_type"), found, FORMATS)
+        outcome = process_raw(raw, engine("event_type"), found, FORMATS)
         assert outcome.missing == "unknown_user" and outcome.missing_format in FORMATS
         # The stage the enrich agent dead-letters it with once the late-dimension wait is over.
         assert outcome.stage(outcome.missing_format or "", outcome.missing, "enrich") == stage

@@ -186,8 +186,8 @@ def test_the_worker_gives_live_ids_for_every_input_shape() -> None:
                   (bus, parse))
         for raw, parser in shapes:
             routed = route(raw, engine, ("xapi",), parser)
-            assert routed.text is not None, routed
-            outcome = process(routed.text.encode(), engine, LOOKUP, ("xapi",))
+            assert routed.parsed is not None, routed
+            outcome = process(routed.parsed.event, engine, LOOKUP, ("xapi",), routed.parsed.fallback)
             got.append([record["event_id"] for _fmt, _key, record in outcome.outputs])
         assert got == [[want]] * 3, form
 

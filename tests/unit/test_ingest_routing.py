@@ -10,6 +10,7 @@ import pytest
 
 from stream_app.agents import ingest
 from stream_app.agents.enrich import partition_of
+from stream_app.codecs.entries import Entry
 
 
 class FakeMessage:
@@ -53,8 +54,10 @@ def test_a_batch_is_keyed_by_actor_and_bad_records_are_dead_lettered_with_their_
     messages: list[Any] = [FakeMessage(event(7), 0, 10), FakeMessage(b"{not json", 1, 11),
                            FakeMessage(None, 2, 12), FakeMessage(event(8), 3, 13)]
     groups = ingest.INGEST.route_batch(messages)
-    routed = {entry[0]: (p, entry[2], entry[3]) for p, entries in groups.items() for entry in entries}
+    routed = {entry.key: (p, entry.partition, entry.offset) for p, entries in groups.items() for entry in entries}
     assert routed == {"7": (partition_of("7"), 0, 10), "8": (partition_of("8"), 3, 13)}
+    # What travels on is the event as parsed and normalised here: the enrich agent does not parse it again.
+    assert [e.event for es in groups.values() for e in es if e.key == "7"] == [orjson.loads(event(7))]
     ((stage, reason, source),) = dead
     assert (stage, reason) == ("parse", "invalid_json")
     assert (source.topic, source.partition, source.offset, source.value) == ("openedx.tracking", 1, 11, b"{not json")
@@ -69,18 +72,20 @@ def test_an_unexpected_error_rejects_that_record_only(dead: list[tuple[str, str,
 
     monkeypatch.setattr(ingest, "routing_key", fragile)
     groups = ingest.INGEST.route_batch([FakeMessage(event(9), 0, 1), FakeMessage(event(10), 0, 2)])  # type: ignore[list-item]
-    assert [entry[0] for entries in groups.values() for entry in entries] == ["10"]
+    assert [entry.key for entries in groups.values() for entry in entries] == ["10"]
     ((stage, reason, source),) = dead
     assert (stage, reason, source.offset) == ("parse", "internal_error:RuntimeError", 1)
 
 
 def test_a_partition_s_entries_are_split_in_order_into_messages_under_the_size_limit() -> None:
-    entries = [[str(i), "x" * 3000, 0, i] for i in range(1000)]  # ~3 MB: over what a broker takes in one record
+    # ~3 MB: over what a broker takes in one record
+    entries = [Entry(str(i), {"name": "x", "data": "x" * 3000}, 0, i) for i in range(1000)]
     chunks = ingest.messages(entries)
     assert len(chunks) > 1
     assert all(len(value) <= ingest.MESSAGE_BYTES for value, _ in chunks)
-    assert [e for value, _ in chunks for e in orjson.loads(value)] == entries  # every entry once, in order
-    assert ingest.messages(entries[:10]) == [(orjson.dumps(entries[:10]), entries[:10])]  # the usual case: one
+    # every entry once, in order
+    assert [e for value, _ in chunks for e in orjson.loads(value)] == [e.encode() for e in entries]
+    assert ingest.messages(entries[:10]) == [(orjson.dumps([e.encode() for e in entries[:10]]), entries[:10])]
 
 
 def test_an_event_too_large_for_any_message_is_dead_lettered_and_the_others_are_routed(
@@ -92,8 +97,8 @@ def test_an_event_too_large_for_any_message_is_dead_lettered_and_the_others_are_
     monkeypatch.setattr(ingest, "dead_letter", lambda stage, reason, **extra: letters.append((stage, reason, extra)))
     # A real librdkafka producer (no broker needed): it refuses a record over `message.max.bytes` at once.
     producer = OutputProducer(Settings(broker="kafka://127.0.0.1:9"))
-    huge = [["1", "y" * 1_200_000, 2, 40]]
-    small = [["2", "{}", 2, 41]]
+    huge = [Entry("1", {"name": "y", "data": "y" * 1_200_000}, 2, 40)]
+    small = [Entry("2", {"name": "z"}, 2, 41)]
     routed = ingest.COUNTS["routed"]
     try:
         ingest.INGEST._produce(producer, 0, huge + small)
@@ -105,7 +110,7 @@ def test_an_event_too_large_for_any_message_is_dead_lettered_and_the_others_are_
     ((stage, reason, extra),) = letters
     assert (stage, reason) == ("output", "refused:MSG_SIZE_TOO_LARGE")
     assert (extra["source_topic_partition"], extra["source_offset"]) == (2, 40)
-    assert extra["value"] == huge[0][1].encode()
+    assert orjson.loads(extra["value"]) == huge[0].event
 
 
 def test_an_event_too_large_to_wait_is_dead_lettered_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,8 +120,8 @@ def test_an_event_too_large_to_wait_is_dead_lettered_at_once(monkeypatch: pytest
     held: list[bytes] = []
     monkeypatch.setattr(tracking, "dead_letter", lambda stage, reason, **extra: letters.append((stage, reason, extra)))
     monkeypatch.setattr(tracking.waiting, "send_soon", lambda key, value: held.append(value))
-    tracking._hold(["7", '{"a": "' + "z" * 950_000 + '"}', 1, 99], "unknown_user")
-    tracking._hold(["8", '{"a": 1}', 1, 100], "unknown_user")
+    tracking._hold(Entry("7", {"name": "a", "a": "z" * 950_000}, 1, 99), "unknown_user")
+    tracking._hold(Entry("8", {"name": "a", "a": 1}, 1, 100), "unknown_user")
     ((stage, reason, extra),) = letters
     assert (stage, reason, extra["source_offset"]) == ("enrich", "unknown_user", 99)
     assert len(held) == 1 and orjson.loads(held[0])["entry"][3] == 100  # a normal one waits

@@ -7,7 +7,7 @@ from collections import Counter
 import orjson
 
 from stream_app.ops.synth import MIX, Generator, cdc_records
-from stream_app.pipeline import build_engine, process
+from stream_app.pipeline import build_engine, process_raw
 from stream_app.settings import Settings
 from stream_app.tables.memory import MemoryLookup
 
@@ -22,7 +22,7 @@ def test_generated_events_transform_with_the_generated_cdc() -> None:
     skipped = 0
     for _ in range(3000):
         event = gen.event()
-        outcome = process(orjson.dumps(event), engine, lookup, ("xapi", "caliper"))
+        outcome = process_raw(orjson.dumps(event), engine, lookup, ("xapi", "caliper"))
         names[event["name"]] += 1
         if not engine.handles("xapi", event["name"]):
             # Real logs carry events outside ERB's default allow list too (edx.grades.problem.submitted).

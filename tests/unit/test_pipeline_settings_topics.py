@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from stream_app.codecs.records import course_org, xapi_record
-from stream_app.pipeline import build_engine, process, route
+from stream_app.pipeline import build_engine, process, process_raw, route
 from stream_app.settings import Settings, parse_duration
 from stream_app.topics import TopicsFileError, load_topics
 from tests.golden.harness import cases, erb_lookup
@@ -33,14 +33,14 @@ def test_route_keys_by_user_id_then_username_and_explains_skips() -> None:
 
 
 def test_process_builds_records_for_both_formats_and_holds_unknown_users() -> None:
-    outcome = process(orjson.dumps(LINK), ENGINE, erb_lookup(), BOTH)
+    outcome = process_raw(orjson.dumps(LINK), ENGINE, erb_lookup(), BOTH)
     assert [fmt for fmt, _, _ in outcome.outputs] == ["xapi", "caliper"]
     record = outcome.outputs[0][2]
     assert record["event_name"] == "edx.ui.lms.link_clicked" and record["org"] == "edX"
     assert orjson.loads(record["statement"])["id"] == record["event_id"]
     from stream_app.transforms.dimensions import EmptyLookup
 
-    held = process(orjson.dumps(LINK), ENGINE, EmptyLookup(), BOTH)
+    held = process_raw(orjson.dumps(LINK), ENGINE, EmptyLookup(), BOTH)
     assert held.missing == "unknown_user" and held.outputs == []
 
 
@@ -67,7 +67,7 @@ def test_process_reads_user_and_course_once_for_all_formats_and_matches_single_t
     three = ("xapi", "caliper", "caliper11")
     for case in cases():
         counting = CountingLookup(erb_lookup())
-        outcome = process(orjson.dumps(case.event), ENGINE, counting, three)
+        outcome = process_raw(orjson.dumps(case.event), ENGINE, counting, three)
         assert counting.reads["user"] <= 1 and counting.reads["course"] <= 1, case.name
         # Sharing one field cache and one lookup between formats changes no output.
         for fmt in three:
@@ -144,9 +144,9 @@ def test_event_bus_avro_tracking_log_data_gives_the_same_statements() -> None:
     assert raw is not None and raw[:1] == b"\x00"
     parse = AvroTracking(AvroDecoder(client, "openedx.tracking"))
     routed = route(raw, ENGINE, BOTH, parse)
-    assert routed.key == "3" and routed.text is not None
-    from_bus = process(routed.text.encode(), ENGINE, erb_lookup(), BOTH)
-    from_json = process(orjson.dumps(LINK), ENGINE, erb_lookup(), BOTH)
+    assert routed.key == "3" and routed.parsed is not None
+    from_bus = process(routed.parsed.event, ENGINE, erb_lookup(), BOTH, routed.parsed.fallback)
+    from_json = process_raw(orjson.dumps(LINK), ENGINE, erb_lookup(), BOTH)
     assert [o[2]["event_id"] for o in from_bus.outputs] == [o[2]["event_id"] for o in from_json.outputs]
     assert route(b"\x00garbage", ENGINE, BOTH, parse).reject is not None
 
