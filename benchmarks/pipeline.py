@@ -222,6 +222,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--throughput-only", action="store_true",
+                        help="measure (1) and the transform-only rate only (quick comparisons; never --write)")
     parser.add_argument("--profile", help="py-spy collapsed stacks of the worker during the throughput run")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
@@ -278,8 +280,13 @@ def main() -> None:
         host_all, host_steal = host_times()
         steal = (host_steal - cpu_before[2][1]) / max(1.0, host_all - cpu_before[2][0])
 
-        base_rate = passthrough(bootstrap, specs["tracking"].name, "bench.passthrough", args.events)
         transform_rate = transform_only(events)
+        if args.throughput_only:
+            print(f"worker {worker_rate:,.0f} events/s; transform only {transform_rate:,.0f} events/s; ratio "
+                  f"{worker_rate / transform_rate:.2f}; worker {worker_us:,.0f} µs/event, broker {broker_us:,.0f} "
+                  f"µs/event; steal {steal:.0%}")
+            return
+        base_rate = passthrough(bootstrap, specs["tracking"].name, "bench.passthrough", args.events)
 
         # Latency at a fixed rate: each event carries its send time as its timestamp.
         count = int(args.rate * args.seconds)

@@ -20,7 +20,7 @@ from stream_app.compat import faust_options
 from stream_app.kafka import bootstrap_servers, ensure_topics
 from stream_app.logjson import logging_config
 from stream_app.settings import Settings, get_settings
-from stream_app.topics import TopicSpec, concrete, topics
+from stream_app.topics import concrete, topics
 
 log = logging.getLogger(__name__)
 
@@ -75,17 +75,3 @@ def build_app(settings: Settings | None = None) -> StreamApp:
 
 
 app = build_app()
-
-
-def topic(key: str) -> faust.TopicT:
-    """The Faust topic object of a topics.yaml key."""
-    spec: TopicSpec = topics()[key]
-    return app.topic(
-        spec.name,
-        partitions=spec.partitions or app.stream_settings.partitions,
-        replicas=spec.replicas,
-        compacting=spec.compacting,
-        retention=spec.retention,
-        key_serializer="raw",
-        value_serializer="raw",
-    )

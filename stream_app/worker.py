@@ -1,13 +1,13 @@
-"""The worker: the app plus every agent module and the web views, imported in one explicit list.
+"""The worker: validates its settings, builds its parts once and registers every agent and web view with them.
 
 `faust -A stream_app worker` and `python -m stream_app worker` both load this
-module (through `stream_app.app`). Adding an agent module means adding it here.
-Before any of them is imported, the settings and the routers file are
-validated (`_check_or_exit`): agent and web modules read both when they are
-imported, so a bad value found there would surface as a traceback through
-whichever module happened to import first. A `chdb://` ClickHouse sink without
-the `chdb` extra installed stops it there too (the sink opens lazily, in an
-agent that would otherwise retry the import forever).
+module (through `stream_app.app`). First the settings and the routers file are
+validated (`_check_or_exit`: one line and exit status 2 for a bad value, read
+once here); a `chdb://` ClickHouse sink without the `chdb` extra installed
+stops it there too (the sink opens lazily, in an agent that would otherwise
+retry the import forever). Then `stream_app.context.build` makes the parts the
+agents share, and each agent module's `register` defines its agents with them,
+in the one explicit list below: adding an agent module means adding it here.
 """
 
 from __future__ import annotations
@@ -16,15 +16,21 @@ import sys
 
 from pydantic import ValidationError
 
-from stream_app.delivery.routers import RoutersFileError, configured_clickhouse, configured_routers
+from stream_app.delivery.routers import (
+    ClickHouseRouter,
+    Router,
+    RoutersFileError,
+    configured_clickhouse,
+    configured_routers,
+)
 from stream_app.extras import MissingExtra, require
-from stream_app.settings import get_settings
+from stream_app.settings import Settings, get_settings
 
 
-def _check_or_exit() -> list[tuple[str, int]]:
+def _check_or_exit() -> tuple[Settings, list[Router], list[ClickHouseRouter]]:
     """Exit with status 2 and one line on stderr when a setting or the routers file is invalid.
 
-    Returns the retry tiers of every router: (name, number of retry topics).
+    Returns the settings, the HTTP routers and the ClickHouse sinks, as validated.
     """
     try:
         settings = get_settings()
@@ -48,15 +54,24 @@ def _check_or_exit() -> list[tuple[str, int]]:
     except MissingExtra as exc:
         print(exc, file=sys.stderr)
         raise SystemExit(1) from None
-    return [(r.name, len(r.retry_delays)) for r in routers] + [(s.name, len(s.retry_delays)) for s in sinks]
+    return settings, routers, sinks
 
 
-_retry_tiers = _check_or_exit()
+_settings, _routers, _sinks = _check_or_exit()
 
-from stream_app import web  # noqa: E402,F401  (imported to register the pages)
-from stream_app.agents import alerts, cdc, clickhouse, delivery, enrich, ingest, waiting  # noqa: E402,F401
+from stream_app import context, web  # noqa: E402
+from stream_app.agents import alerts, cdc, clickhouse, delivery, enrich, ingest, waiting  # noqa: E402
 from stream_app.application import app  # noqa: E402
 
-app.retry_tiers = _retry_tiers
+app.retry_tiers = [(r.name, len(r.retry_delays)) for r in _routers] + [(s.name, len(s.retry_delays)) for s in _sinks]
+ctx = context.build(app, _settings, _routers, _sinks)
+_enricher = enrich.register(ctx)
+_ingest = ingest.register(ctx, _enricher)
+waiting.register(ctx, _enricher)
+cdc.register(ctx)
+_delivery = delivery.register(ctx)
+_sinks_open = clickhouse.register(ctx, _delivery)
+alerts.register(ctx)
+web.register(ctx, _ingest, _sinks_open)
 
 __all__ = ["app"]

@@ -17,30 +17,27 @@ What was mailed is kept on the compacted delivery-status topic under the key
 from the topic's view (`agents.statusview`), skips router states the marks
 cover, and — the first time it holds the status partition (start, takeover) —
 records each router's latest state that no mark covers yet, in case the worker
-before it read it, committed it and died before mailing.
+before it read it, committed it and died before mailing. `register` defines
+the agent and its timer on the worker's context; nothing happens at import.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from stream_app.agents.common import SETTINGS, STATUS_VIEW, log
 from stream_app.agents.statusview import StatusView
-from stream_app.application import app, topic
+from stream_app.context import Context, log
 from stream_app.delivery.alerts import ROUTER_FAILING, Alerter, Mark
 from stream_app.delivery.mailer import SmtpMailer
 from stream_app.logjson import log_fields
-from stream_app.topics import topics
+from stream_app.settings import Settings
+from stream_app.topics import TopicSpec
 
-# Records older than this when first read (a new group starting at the beginning of the topics) are history,
-# not news: they are counted by `stream-app dead-letter stats`, not mailed.
-STALE_AFTER = max(SETTINGS.alert_window, 3600.0)
-DEAD_LETTER = topics()["dead_letter"].name
-STATUS = topics()["delivery_status"].name
 MARK_PREFIX = "alerts:"
 
 
@@ -60,31 +57,55 @@ def _at(value: Any) -> datetime | None:
 UNMAILED_STAGES = frozenset({"legacy"})
 
 
-def feed(alerter: Alerter, topic: str, body: dict[str, Any], now: float | None = None,
-         offset: int | None = None) -> None:
-    """Record one dead-letter or delivery-status record with the alerter (old or unrelated ones are ignored).
+@dataclass(frozen=True)
+class Rules:
+    """Which records the alerter hears of: the two topics' names, and how old a record may be to be news."""
 
-    `offset` is a delivery-status record's: one the alerter recorded already (read again after a
-    crash, or by a new holder of the agent) is skipped.
-    """
-    if topic == DEAD_LETTER and body.get("stage") in UNMAILED_STAGES:
-        return
-    at = _at(body.get("time"))
-    now = time.time() if now is None else now
-    if at is None or now - at.timestamp() > STALE_AFTER:
-        return
-    router = body.get("router")
-    if not isinstance(router, str):
-        return  # marks (`alerts:<router>` records) and anything else without a router
-    if topic == STATUS:
-        if body.get("state") == "failing":
-            alerter.record_failure(router, f"{ROUTER_FAILING}{body.get('error') or 'unknown'}", at, offset=offset)
-        elif body.get("state") == "delivering":
-            alerter.record_success(router, at, offset=offset)
-    elif body.get("stage") == "deliver":
-        statement = body.get("statement")
-        item = statement.get("id") if isinstance(statement, dict) else None
-        alerter.record_failure(router, str(body.get("reason")), at, item=item or body.get("event_name"))
+    dead_letter: str
+    status: str
+    # Records older than this when first read (a new group starting at the beginning of the topics) are
+    # history, not news: they are counted by `stream-app dead-letter stats`, not mailed.
+    stale_after: float
+
+    @classmethod
+    def of(cls, settings: Settings, specs: dict[str, TopicSpec]) -> Rules:
+        return cls(specs["dead_letter"].name, specs["delivery_status"].name, max(settings.alert_window, 3600.0))
+
+    def feed(self, alerter: Alerter, topic: str, body: dict[str, Any], now: float | None = None,
+             offset: int | None = None) -> None:
+        """Record one dead-letter or delivery-status record with the alerter (old or unrelated ones are ignored).
+
+        `offset` is a delivery-status record's: one the alerter recorded already (read again after a
+        crash, or by a new holder of the agent) is skipped.
+        """
+        if topic == self.dead_letter and body.get("stage") in UNMAILED_STAGES:
+            return
+        at = _at(body.get("time"))
+        now = time.time() if now is None else now
+        if at is None or now - at.timestamp() > self.stale_after:
+            return
+        router = body.get("router")
+        if not isinstance(router, str):
+            return  # marks (`alerts:<router>` records) and anything else without a router
+        if topic == self.status:
+            if body.get("state") == "failing":
+                alerter.record_failure(router, f"{ROUTER_FAILING}{body.get('error') or 'unknown'}", at,
+                                       offset=offset)
+            elif body.get("state") == "delivering":
+                alerter.record_success(router, at, offset=offset)
+        elif body.get("stage") == "deliver":
+            statement = body.get("statement")
+            item = statement.get("id") if isinstance(statement, dict) else None
+            alerter.record_failure(router, str(body.get("reason")), at, item=item or body.get("event_name"))
+
+    def catch_up(self, alerter: Alerter, view: StatusView, now: float | None = None) -> None:
+        """Restore every router's mark, and record each router's latest state that no mark covers yet."""
+        for key, offset, body in view.items():
+            if key.startswith(MARK_PREFIX) or offset is None:
+                continue
+            restore(alerter, view, key)
+            if not alerter.seen(key, offset):
+                self.feed(alerter, self.status, body, now, offset)
 
 
 def mark_body(router: str, mark: Mark) -> dict[str, Any]:
@@ -104,75 +125,62 @@ def restore(alerter: Alerter, view: StatusView, router: str) -> None:
         alerter.restore(router, Mark(bool(body.get("alerted")), last_digest, int(body.get("through") or -1), at))
 
 
-def catch_up(alerter: Alerter, view: StatusView, now: float | None = None) -> None:
-    """Restore every router's mark, and record each router's latest state that no mark covers yet."""
-    for key, offset, body in view.items():
-        if key.startswith(MARK_PREFIX) or offset is None:
-            continue
-        restore(alerter, view, key)
-        if not alerter.seen(key, offset):
-            feed(alerter, STATUS, body, now, offset)
-
-
-def _remember(router: str, mark: Mark) -> None:
-    key, body = MARK_PREFIX + router, mark_body(router, mark)
-    STATUS_VIEW.note(key, body)
-    STATUS_CHANNEL.send_soon(key=key.encode(), value=orjson.dumps(body))
-
-
-def _holds_status() -> bool:
-    """Whether this worker's consumer is assigned the delivery-status partition (so it holds the alerts)."""
-    try:
-        return any(tp.topic == STATUS for tp in app.consumer.assignment())
-    except Exception:  # noqa: BLE001 — no consumer yet (starting) or rebalancing: not now
-        return False
-
-
-def _alerter() -> Alerter | None:
-    if not (SETTINGS.smtp_host and SETTINGS.alert_to):
+def register(ctx: Context) -> Alerter | None:
+    """The `alerts` agent and its `flush_alerts` timer, when mails are configured."""
+    settings, view = ctx.settings, ctx.status_view
+    if not (settings.smtp_host and settings.alert_to):
         log.info("alert mails are off (set STREAM_APP_SMTP_HOST and STREAM_APP_ALERT_TO to switch them on)")
         return None
-    return Alerter(SmtpMailer.from_settings(SETTINGS), window=SETTINGS.alert_window, remember=_remember)
+    rules = Rules.of(settings, ctx.topics)
+    status_channel = ctx.channel("delivery_status")
 
+    def remember(router: str, mark: Mark) -> None:
+        key, body = MARK_PREFIX + router, mark_body(router, mark)
+        view.note(key, body)
+        status_channel.send_soon(key=key.encode(), value=orjson.dumps(body))
 
-STATUS_CHANNEL = topic("delivery_status")
-ALERTER = _alerter()
+    alerter = Alerter(SmtpMailer.from_settings(settings), window=settings.alert_window, remember=remember)
+    channel = ctx.channels("dead_letter", "delivery_status")
 
-_holding = False  # whether this worker held the delivery-status partition at the last flush
-
-if ALERTER is not None:
-    alerter = ALERTER
-    channel = app.topic(DEAD_LETTER, STATUS, key_serializer="raw", value_serializer="raw")
-
-    @app.agent(channel, name="alerts")
     async def alerts(stream: Any) -> None:
         """Feed every dead-letter and status record to the alerter."""
-        await STATUS_VIEW.ready()
+        await view.ready()
         async for event in stream.events():
+            message = event.message
             try:
-                body = orjson.loads(event.message.value or b"")
+                body = orjson.loads(message.value or b"")
             except orjson.JSONDecodeError:
                 continue
             if not isinstance(body, dict):
                 continue
             try:
-                if event.message.topic == STATUS and isinstance(body.get("router"), str):
-                    restore(alerter, STATUS_VIEW, body["router"])
-                feed(alerter, event.message.topic, body, offset=event.message.offset
-                     if event.message.topic == STATUS else None)
+                if message.topic == rules.status and isinstance(body.get("router"), str):
+                    restore(alerter, view, body["router"])
+                rules.feed(alerter, message.topic, body, offset=message.offset if message.topic == rules.status
+                           else None)
             except Exception:  # noqa: BLE001 — one odd record must not stop alerting for good
-                message = event.message
                 log.exception("alerts: record at %s partition %s offset %s not understood; skipped",
                               message.topic, message.partition, message.offset,
                               extra=log_fields(body.get("event_name"), message.topic, message.partition,
                                                message.offset))
 
-    @app.timer(interval=2.0)  # type: ignore[untyped-decorator]  # Faust ships no types for it
+    def holds_status() -> bool:
+        """Whether this worker's consumer is assigned the delivery-status partition (so it holds the alerts)."""
+        try:
+            return any(tp.topic == rules.status for tp in ctx.app.consumer.assignment())
+        except Exception:  # noqa: BLE001 — no consumer yet (starting) or rebalancing: not now
+            return False
+
+    holding = [False]  # whether this worker held the delivery-status partition at the last flush
+
     async def flush_alerts() -> None:
         """Send the mails that are due (first catching up with the topic when this worker just took it)."""
-        global _holding
-        holding = _holds_status()
-        if holding and not _holding and await STATUS_VIEW.ready():
-            catch_up(alerter, STATUS_VIEW)
-        _holding = holding
+        now_holding = holds_status()
+        if now_holding and not holding[0] and await view.ready():
+            rules.catch_up(alerter, view)
+        holding[0] = now_holding
         await alerter.flush()  # dead-letter digests too, which the holder of the dead-letter partition mails
+
+    ctx.app.agent(channel, name="alerts")(alerts)
+    ctx.app.timer(interval=2.0)(flush_alerts)
+    return alerter

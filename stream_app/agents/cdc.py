@@ -9,6 +9,7 @@ topic's name comes from topics.yaml, or from `STREAM_APP_CDC_TOPIC_PREFIX` for
 the LMS tables (`topics.py`). A child-row change of a deleted user (or a child
 delete of a user never seen) is not applied: it is counted in
 `stream_app_cdc_dropped_total{table, reason}` and logged (see `tables/dimensions.py`).
+`register` defines the agents on the worker's context; nothing happens at import.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from typing import Any
 
 import orjson
 
-from stream_app.agents.common import COUNTS, dead_letter, log
-from stream_app.application import app, topic
+from stream_app.context import Context, log
 from stream_app.errors import TransformError
 from stream_app.tables.cdc import Change, decode
 from stream_app.tables.dimensions import (
@@ -54,16 +54,16 @@ CDC_TOPICS = {
     "cdc_course_blocks": "course_blocks",
     "cdc_teams": "teams_courseteam",
 }
-user_changes = topic("user_changes")
 
 
 def decode_user_change(message: Any) -> tuple[str, str, Change]:
-    """(user id, source table, change) of a `user-changes` record, as `_apply` wrote it."""
+    """(user id, source table, change) of a `user-changes` record, as `apply` wrote it."""
     body = orjson.loads(message.value)
     return orjson.loads(message.key), body["table"], Change(body["op"], body["row"], body["key"])
 
 
-def _apply(table: str, change: Change) -> None:
+def apply(user_changes: Any, table: str, change: Change) -> None:
+    """Apply one decoded change: user rows onto `user-changes` (keyed by user), the rest to global tables."""
     if table in USER_TABLES:
         user_id = user_key_of(table, change)
         if user_id is not None:
@@ -81,45 +81,52 @@ def _apply(table: str, change: Change) -> None:
             put_global(teams, *found)
 
 
-def _make_cdc_agent(topic_key: str, table: str) -> None:
+def _cdc_agent(ctx: Context, topic_key: str, table: str) -> None:
+    user_changes = ctx.channel("user_changes")
+
     async def apply_cdc(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
             try:
                 change = decode(message.key, message.value, table)
                 if change is not None:
-                    _apply(table, change)
-                    COUNTS[f"cdc:{table}"] += 1
+                    apply(user_changes, table, change)
+                    ctx.counts[f"cdc:{table}"] += 1
             except TransformError as exc:
-                dead_letter("cdc", exc.reason, message)
+                ctx.dead_letter("cdc", exc.reason, message)
 
-    app.agent(topic(topic_key), name=f"apply_{table}")(apply_cdc)
-
-
-for _key, _table in CDC_TOPICS.items():
-    _make_cdc_agent(_key, _table)
+    ctx.app.agent(ctx.channel(topic_key), name=f"apply_{table}")(apply_cdc)
 
 
-@app.agent(user_changes, name="update_users")
-async def update_users(stream: Any) -> None:
-    """Apply one user-row change to the user's record, then refresh the username index."""
-    async for event in stream.events():
-        message = event.message
-        try:
-            user_id, table, change = decode_user_change(message)
-            old = users.get(user_id)
-            reason = skip_reason(old, table, change)
-            if reason is not None:
-                COUNTS[f"cdc_dropped:{table}:{reason}"] += 1
-                log.info("cdc: %s change of user %s not applied (%s)", table, user_id, reason,
-                         extra={"table": table, "reason": reason, "user_id": user_id})
-                continue
-            new = apply_user_change(old, user_id, table, change)
-            put_user(user_id, new)
-            COUNTS[f"users:{table}"] += 1
-            for username, record in username_updates(old, new):
-                put_global(usernames, username, None if record is None else user_id)
-            if username_of(old) != username_of(new):
-                put_global(user_names, user_id, username_of(new))
-        except (TransformError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            dead_letter("users", getattr(exc, "reason", type(exc).__name__), message)
+def _update_user(ctx: Context, message: Any) -> None:
+    user_id, table, change = decode_user_change(message)
+    old = users.get(user_id)
+    reason = skip_reason(old, table, change)
+    if reason is not None:
+        ctx.counts[f"cdc_dropped:{table}:{reason}"] += 1
+        log.info("cdc: %s change of user %s not applied (%s)", table, user_id, reason,
+                 extra={"table": table, "reason": reason, "user_id": user_id})
+        return
+    new = apply_user_change(old, user_id, table, change)
+    put_user(user_id, new)
+    ctx.counts[f"users:{table}"] += 1
+    for username, record in username_updates(old, new):
+        put_global(usernames, username, None if record is None else user_id)
+    if username_of(old) != username_of(new):
+        put_global(user_names, user_id, username_of(new))
+
+
+def register(ctx: Context) -> None:
+    """One agent per CDC topic, and `update_users` on `user-changes`."""
+    for key, table in CDC_TOPICS.items():
+        _cdc_agent(ctx, key, table)
+
+    async def update_users(stream: Any) -> None:
+        """Apply one user-row change to the user's record, then refresh the username index."""
+        async for event in stream.events():
+            try:
+                _update_user(ctx, event.message)
+            except (TransformError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                ctx.dead_letter("users", getattr(exc, "reason", type(exc).__name__), event.message)
+
+    ctx.app.agent(ctx.channel("user_changes"), name="update_users")(update_users)

@@ -10,7 +10,8 @@ pauses, and not acknowledged before it is stored, so an outage loses nothing
 and the latest version of a row still lands last. Users' profiles and external
 ids (personal data: only with `pii: true`) are rewritten from `user-changes`
 whenever one of a user's rows changes. An `auth_user` delete erases the user's
-personal data from the sink (Aspects' retirement).
+personal data from the sink (Aspects' retirement). `register` makes the
+worker's `Sinks` (each router's sink, opened on first use) and the agents.
 """
 
 from __future__ import annotations
@@ -24,12 +25,10 @@ from typing import Any
 import orjson
 
 from stream_app.agents.cdc import CDC_TOPICS, decode_user_change
-from stream_app.agents.common import COUNTS, SETTINGS, dead_letter, log
-from stream_app.agents.delivery import Item, delivery_agents
-from stream_app.agents.stats import STATS
-from stream_app.application import app, topic
+from stream_app.agents.delivery import Delivery, Item
+from stream_app.context import Context, log
 from stream_app.delivery.outcome import Outcome
-from stream_app.delivery.routers import ClickHouseRouter, configured_clickhouse
+from stream_app.delivery.routers import ClickHouseRouter
 from stream_app.errors import TransformError
 from stream_app.sinks.clickhouse import (
     ClickHouseError,
@@ -47,26 +46,56 @@ from stream_app.sinks.clickhouse.enrollments import change_ms, decode_enrollment
 from stream_app.tables.cdc import Change, decode
 from stream_app.tables.dimensions import apply_user_change, block_row, course_row, user_record
 from stream_app.tables.stream import blocks, external_id_types, user_names, users
-from stream_app.topics import topics
 
 Rows = list[dict[str, Any]]
-SINKS: list[ClickHouseRouter] = configured_clickhouse(SETTINGS)
-_open: dict[str, ClickHouseSink] = {}
 
 
-async def sink_of(router: ClickHouseRouter) -> ClickHouseSink:
-    """The router's sink, opened (and its schema created or checked) on first use."""
-    sink = _open.get(router.name)
-    if sink is None:
-        sink = _open[router.name] = await asyncio.to_thread(ClickHouseSink.open, router)
-    return sink
+class Sinks:
+    """The ClickHouse routers' sinks on this worker, each opened (its schema created or checked) on first use."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._open: dict[str, ClickHouseSink] = {}
+
+    async def of(self, router: ClickHouseRouter) -> ClickHouseSink:
+        """The router's sink, opened on first use."""
+        sink = self._open.get(router.name)
+        if sink is None:
+            sink = self._open[router.name] = await asyncio.to_thread(ClickHouseSink.open, router)
+        return sink
+
+    def forget(self, router: ClickHouseRouter) -> None:
+        """Reconnect (and re-check the schema) next time: the connection failed."""
+        self._open.pop(router.name, None)
+
+    async def until_done(self, router: ClickHouseRouter, what: str,
+                         step: Callable[[ClickHouseSink], Awaitable[Any]]) -> None:
+        """Run `step` on the router's sink, retrying in place with growing pauses while ClickHouse is
+        unreachable: nothing is dropped, and what comes later waits (the latest row must land last)."""
+        pause = 1.0
+        while True:
+            try:
+                await step(await self.of(router))
+                return
+            except ClickHouseError as exc:
+                self.forget(router)
+                self.ctx.stats[router.name].last_error = f"{what}: clickhouse_unavailable"
+                log.warning("clickhouse router %s: %s failed (%s); retrying in %.0f s", router.name, what, exc,
+                            pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 60.0)
+
+    async def write_until_stored(self, router: ClickHouseRouter, object_name: str, rows: Rows) -> None:
+        await self.until_done(router, object_name, lambda sink: sink.write(object_name, rows))
+        self.ctx.stats[router.name].rows_written += len(rows)
 
 
 class ClickHouseSender:
     """Statements into `xapi_events_all`: one insert per batch."""
 
-    def __init__(self, router: ClickHouseRouter) -> None:
+    def __init__(self, router: ClickHouseRouter, sinks: Sinks) -> None:
         self.router = router
+        self.sinks = sinks
 
     async def deliver(self, items: list[Item]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(items)
@@ -79,35 +108,14 @@ class ClickHouseSender:
                 outcomes[i] = Outcome("dead", f"invalid_row:{exc}")
         try:
             if rows:
-                await (await sink_of(self.router)).write("statements", rows)
+                await (await self.sinks.of(self.router)).write("statements", rows)
             done = Outcome("delivered", "ok")
         except ClickHouseError as exc:
             done = Outcome("retry", "clickhouse_unavailable", body=str(exc)[:500])
-            _open.pop(self.router.name, None)  # reconnect (and re-check the schema) next time
+            self.sinks.forget(self.router)
         for i in positions:
             outcomes[i] = done
         return [o if o is not None else done for o in outcomes]
-
-
-async def _until_done(router: ClickHouseRouter, what: str, step: Callable[[ClickHouseSink], Awaitable[Any]]) -> None:
-    """Run `step` on the router's sink, retrying in place with growing pauses while ClickHouse is
-    unreachable: nothing is dropped, and what comes later waits (the latest row must land last)."""
-    pause = 1.0
-    while True:
-        try:
-            await step(await sink_of(router))
-            return
-        except ClickHouseError as exc:
-            _open.pop(router.name, None)  # reconnect (and re-check the schema) next time
-            STATS[router.name].last_error = f"{what}: clickhouse_unavailable"
-            log.warning("clickhouse router %s: %s failed (%s); retrying in %.0f s", router.name, what, exc, pause)
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 60.0)
-
-
-async def _write_until_stored(router: ClickHouseRouter, object_name: str, rows: Rows) -> None:
-    await _until_done(router, object_name, lambda sink: sink.write(object_name, rows))
-    STATS[router.name].rows_written += len(rows)
 
 
 def _course_rows(changes: list[tuple[Change, int | None]]) -> Rows:
@@ -135,8 +143,10 @@ def _block_rows(changes: list[tuple[Change, int | None]]) -> Rows:
     return rows
 
 
-def _dimension_agent(router: ClickHouseRouter, topic_key: str, object_name: str,
+def _dimension_agent(sinks: Sinks, router: ClickHouseRouter, topic_key: str, object_name: str,
                      build: Callable[[list[tuple[Change, int | None]]], Rows]) -> None:
+    ctx = sinks.ctx
+
     async def write_dimension(stream: Any) -> None:
         async for batch in stream.take_events(router.batch_size, within=router.batch_max_wait):
             changes: list[tuple[Change, int | None]] = []
@@ -144,22 +154,24 @@ def _dimension_agent(router: ClickHouseRouter, topic_key: str, object_name: str,
                 try:
                     change = decode(event.message.key, event.message.value, CDC_TOPICS[topic_key])
                 except TransformError as exc:
-                    dead_letter("clickhouse", exc.reason, event.message, router=router.name)
+                    ctx.dead_letter("clickhouse", exc.reason, event.message, router=router.name)
                     continue
                 if change is not None:
                     changes.append((change, change_ms(event.message.value) or int(event.message.timestamp * 1000)))
             try:
                 rows = build(changes)
             except RowError as exc:
-                dead_letter("clickhouse", f"invalid_row:{exc}", batch[-1].message, router=router.name)
+                ctx.dead_letter("clickhouse", f"invalid_row:{exc}", batch[-1].message, router=router.name)
                 continue
             if rows:
-                await _write_until_stored(router, object_name, rows)
+                await sinks.write_until_stored(router, object_name, rows)
 
-    app.agent(topic(topic_key), name=f"clickhouse-{router.name}-{object_name}")(write_dimension)
+    ctx.app.agent(ctx.channel(topic_key), name=f"clickhouse-{router.name}-{object_name}")(write_dimension)
 
 
-def _enrollment_agent(router: ClickHouseRouter) -> None:
+def _enrollment_agent(sinks: Sinks, router: ClickHouseRouter) -> None:
+    ctx = sinks.ctx
+
     async def write_enrollments(stream: Any) -> None:
         async for batch in stream.take_events(router.batch_size, within=router.batch_max_wait):
             rows = []
@@ -172,11 +184,11 @@ def _enrollment_agent(router: ClickHouseRouter) -> None:
                         ms = change_ms(message.value) or int(message.timestamp * 1000)
                         rows.append(course_enrollment_row(change.row, changed_at(ms), username))
                 except (TransformError, RowError) as exc:
-                    dead_letter("clickhouse", getattr(exc, "reason", str(exc)), message, router=router.name)
+                    ctx.dead_letter("clickhouse", getattr(exc, "reason", str(exc)), message, router=router.name)
             if rows:
-                await _write_until_stored(router, "course_enrollment", rows)
+                await sinks.write_until_stored(router, "course_enrollment", rows)
 
-    app.agent(topic("cdc_course_enrollment"), name=f"clickhouse-{router.name}-enrollments")(write_enrollments)
+    ctx.app.agent(ctx.channel("cdc_course_enrollment"), name=f"clickhouse-{router.name}-enrollments")(write_enrollments)
 
 
 def _user_rows(router: ClickHouseRouter, message: Any) -> dict[str, Rows]:
@@ -198,7 +210,9 @@ def _user_rows(router: ClickHouseRouter, message: Any) -> dict[str, Rows]:
     return rows
 
 
-def _personal_data_agent(router: ClickHouseRouter) -> None:
+def _personal_data_agent(sinks: Sinks, router: ClickHouseRouter) -> None:
+    ctx = sinks.ctx
+
     async def write_users(stream: Any) -> None:
         async for batch in stream.take_events(router.batch_size, within=router.batch_max_wait):
             latest: dict[tuple[str, bytes], Rows] = {}  # the last rows of each user and object in the batch
@@ -207,21 +221,23 @@ def _personal_data_agent(router: ClickHouseRouter) -> None:
                     for object_name, rows in _user_rows(router, event.message).items():
                         latest[(object_name, event.message.key)] = rows
                 except (TransformError, RowError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
-                    dead_letter("clickhouse", getattr(exc, "reason", f"invalid_row:{exc}"), event.message,
+                    ctx.dead_letter("clickhouse", getattr(exc, "reason", f"invalid_row:{exc}"), event.message,
                                 router=router.name)
             for object_name in ("user_profile", "external_id"):
                 rows = [row for (name, _), found in latest.items() if name == object_name for row in found]
                 if rows:
-                    await _write_until_stored(router, object_name, rows)
+                    await sinks.write_until_stored(router, object_name, rows)
 
-    app.agent(topic("user_changes"), name=f"clickhouse-{router.name}-users")(write_users)
+    ctx.app.agent(ctx.channel("user_changes"), name=f"clickhouse-{router.name}-users")(write_users)
 
 
 async def _retire(sink: ClickHouseSink, user_id: Any) -> None:
     await sink.retire(user_id)
 
 
-def _retirement_agent(router: ClickHouseRouter) -> None:
+def _retirement_agent(sinks: Sinks, router: ClickHouseRouter) -> None:
+    ctx = sinks.ctx
+
     async def retire_users(stream: Any) -> None:
         async for event in stream.events():
             try:
@@ -230,22 +246,25 @@ def _retirement_agent(router: ClickHouseRouter) -> None:
                 continue  # the CDC agent dead-letters malformed records already
             if change is None or change.op != "delete" or change.key is None:
                 continue
-            await _until_done(router, f"retirement of user {change.key}", partial(_retire, user_id=change.key))
-            COUNTS[f"clickhouse:{router.name}:retired"] += 1
+            await sinks.until_done(router, f"retirement of user {change.key}", partial(_retire, user_id=change.key))
+            ctx.counts[f"clickhouse:{router.name}:retired"] += 1
 
-    app.agent(topic("cdc_auth_user"), name=f"clickhouse-{router.name}-retirement")(retire_users)
+    ctx.app.agent(ctx.channel("cdc_auth_user"), name=f"clickhouse-{router.name}-retirement")(retire_users)
 
 
-for _router in SINKS:
-    STATS[_router.name]  # noqa: B018 — listed in the web view from the start
-    if "statements" in _router.objects:
-        delivery_agents(_router, ClickHouseSender(_router))
-    if "course_overviews" in _router.objects:
-        _dimension_agent(_router, "cdc_course_overview", "course_overviews", _course_rows)
-    if "course_blocks" in _router.objects:
-        _dimension_agent(_router, "cdc_course_blocks", "course_blocks", _block_rows)
-    if "course_enrollment" in _router.objects and "cdc_course_enrollment" in topics():
-        _enrollment_agent(_router)
-    if {"user_profile", "external_id"} & set(_router.objects):
-        _personal_data_agent(_router)
-    _retirement_agent(_router)
+def register(ctx: Context, delivery: Delivery) -> Sinks:
+    """The worker's `Sinks` and every ClickHouse router's agents (statements through `delivery`'s chain)."""
+    sinks = Sinks(ctx)
+    for router in ctx.sinks:
+        if "statements" in router.objects:
+            delivery.agents(router, ClickHouseSender(router, sinks))
+        if "course_overviews" in router.objects:
+            _dimension_agent(sinks, router, "cdc_course_overview", "course_overviews", _course_rows)
+        if "course_blocks" in router.objects:
+            _dimension_agent(sinks, router, "cdc_course_blocks", "course_blocks", _block_rows)
+        if "course_enrollment" in router.objects and "cdc_course_enrollment" in ctx.topics:
+            _enrollment_agent(sinks, router)
+        if {"user_profile", "external_id"} & set(router.objects):
+            _personal_data_agent(sinks, router)
+        _retirement_agent(sinks, router)
+    return sinks

@@ -1,18 +1,21 @@
 """The enrich agent: join routed events with their user and course, transform them, produce Avro records.
 
-`agents.ingest` reads the LMS tracking topic, rejects what cannot be parsed,
-skips what no allow list wants, and re-keys the rest by actor onto
-`events-by-actor` — one message per target partition per batch, the partition
-the `users` tables use for that key, so `enrich_events` finds the user in its
-local shard. Events whose user or course is not known yet are held on the
-waiting topic (see `agents.waiting`). Output records go through the batching
-`OutputProducer`; a batch of input is acknowledged once its records are stored,
-while the next batches are already being worked on (`InOrderAcks`).
+`agents.ingest` reads the LMS tracking topic, parses and normalises each event
+once, rejects what cannot be parsed, skips what no allow list wants, and
+re-keys the rest by actor onto `events-by-actor` — one message per target
+partition per batch, the partition the `users` tables use for that key, so the
+enrich agent finds the user in its local shard. Events whose user or course is
+not known yet are held on the waiting topic (see `agents.waiting`). Output
+records go through the batching `OutputProducer`; a batch of input is
+acknowledged once its records are stored, while the next batches are already
+being worked on (`InOrderAcks`). `register` makes one `Enricher` per worker
+from the worker's context; nothing happens at import.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -20,197 +23,209 @@ import orjson
 from confluent_kafka import KafkaException
 
 from stream_app import deadletter
-from stream_app.agents.common import COMMITS, COUNTS, ENGINE, FORMATS, SETTINGS, dead_letter, log
-from stream_app.application import app, topic
 from stream_app.codecs.avro import AvroEncoder, registry_client
 from stream_app.codecs.entries import Entry, source_fields
 from stream_app.codecs.entries import decode as decode_entry
 from stream_app.codecs.registry import until_answered
+from stream_app.context import Context, log
 from stream_app.errors import TransformError
 from stream_app.kafka import partition_for
 from stream_app.logjson import log_fields
 from stream_app.output import Batch, Headers, InOrderAcks, OutputProducer, refusal_reason
-from stream_app.pipeline import AvroTracking, process
+from stream_app.pipeline import process
 from stream_app.tables.stream import TableLookup, is_user_id, processing, put_user, users
-from stream_app.topics import EVENT_HEADER, topics
+from stream_app.topics import EVENT_HEADER
 
-events_by_actor = topic("events_by_actor")
-waiting = topic("waiting")
-generated_ids = topic("generated_external_ids")
-OUTPUT_TOPICS = {fmt: topics()[fmt].name for fmt in FORMATS}
-OUTPUT = OutputProducer(SETTINGS)
-PARTITIONS = topics()["events_by_actor"].partitions or SETTINGS.partitions
-_published: set[tuple[str, str]] = set()
 ENRICH_BATCH = 8  # events-by-actor messages per output batch (at full load each holds ~250 routed events)
 ENRICH_WITHIN = 0.02  # seconds a partial batch waits for more messages
 # Batches whose records the broker may still be storing while the agent works on the next: waiting for each
 # batch's storage before the next left the worker idle for a broker round trip per batch.
 ENRICH_IN_FLIGHT = 4
-ACKS = InOrderAcks(ENRICH_IN_FLIGHT)
 
 
-class _Encoders:
+@lru_cache(maxsize=100_000)
+def partition_of(key: str, partitions: int) -> int:
+    """The events-by-actor (and users table) partition of an actor key."""
+    # Cached: aiokafka's murmur2 is pure Python (~10 µs), and the same learners recur all day.
+    return partition_for(orjson.dumps(key), partitions)
+
+
+class Encoders:
     """Avro encoders of the output formats, registered before the first batch (see `codecs.registry`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
         self._by_format: dict[str, AvroEncoder] = {}
 
     def _encoder(self, fmt: str) -> AvroEncoder:
         encoder = self._by_format.get(fmt)
         if encoder is None:
-            spec = topics()[fmt]
+            spec = self._ctx.topics[fmt]
             assert spec.record is not None
-            client = registry_client(SETTINGS.schema_registry_url)
+            client = registry_client(self._ctx.settings.schema_registry_url)
             encoder = self._by_format[fmt] = AvroEncoder(client, spec.name, spec.record)
         return encoder
 
     async def ready(self) -> None:
         """Register every output schema not registered yet; waits while the registry cannot answer."""
-        for fmt in FORMATS:
+        for fmt in self._ctx.formats:
             encoder = self._encoder(fmt)
             if not encoder.registered:
-                await until_answered(encoder.register, f"registering {encoder.subject}", COUNTS,
+                await until_answered(encoder.register, f"registering {encoder.subject}", self._ctx.counts,
                                      retry_refusals=True)
 
     def encode(self, fmt: str, record: dict[str, Any]) -> bytes:
         return self._encoder(fmt).encode(record)
 
 
-ENCODERS = _Encoders()
+class Enricher:
+    """The enrich agent's state and work: output producer, encoders, in-order acknowledgements."""
 
+    def __init__(self, ctx: Context, output: OutputProducer | None = None, encoders: Any = None,
+                 lookup: Callable[[bool], Any] | None = None) -> None:
+        self.ctx = ctx
+        settings = ctx.settings
+        self.output = output or OutputProducer(settings)
+        self.encoders = encoders or Encoders(ctx)
+        # One lookup per event (TableLookup over the tables), told whether it may generate external ids.
+        self.lookup = lookup or (lambda may_generate: TableLookup(self.namespace, may_generate))
+        self.acks = InOrderAcks(ENRICH_IN_FLIGHT)
+        self.events_by_actor = ctx.channel("events_by_actor")
+        self.waiting = ctx.channel("waiting")
+        self.generated_ids = ctx.channel("generated_external_ids")
+        self.output_topics = {fmt: ctx.topics[fmt].name for fmt in ctx.formats}
+        self.partitions = ctx.topics["events_by_actor"].partitions or settings.partitions
+        self.namespace = settings.external_id_namespace if settings.generate_external_ids else None
+        self.published: set[tuple[str, str]] = set()  # generated ids this worker has published
+        self.agent: Any = None  # the Faust agent (set by `register`)
 
-def _tracking_parser() -> Any:
-    if SETTINGS.tracking_format != "event-bus-avro":
-        return orjson.loads
-    from stream_app.codecs.avro import AvroDecoder
+    def partition_of(self, key: str) -> int:
+        """The events-by-actor (and users table) partition of an actor key."""
+        return partition_of(key, self.partitions)
 
-    return AvroTracking(AvroDecoder(registry_client(SETTINGS.schema_registry_url), topics()["tracking"].name))
+    def hold(self, entry: Entry, reason: str, stage: str = "enrich") -> None:
+        """Park an event whose user or course is missing on the waiting topic (dead-letter it once expired)."""
+        settings = self.ctx.settings
+        meta = entry.meta or {"first": time.time(), "attempt": 0}
+        body = orjson.dumps({"entry": entry.encode(), "meta": meta, "reason": reason,
+                             "due": time.time() + settings.late_dimension_retry})
+        expired = time.time() - meta["first"] >= settings.late_dimension_wait
+        # An event larger than a broker takes in one record cannot wait on the waiting topic either.
+        if expired or len(body) > deadletter.MAX_RECORD_BYTES:
+            note: dict[str, Any] = {} if expired else {"note": "too large to hold on the waiting topic"}
+            self.ctx.dead_letter(stage, reason, attempts=meta["attempt"], first_seen=meta["first"],
+                                 **source_fields(entry), **note)
+            return
+        self.waiting.send_soon(key=orjson.dumps(entry.key), value=body)
+        self.ctx.counts["held"] += 1
+        self.ctx.counts[f"held:{reason}"] += 1
 
+    def _store_generated(self, key: str, generated: list[tuple[str, str, str]]) -> None:
+        for user_id, id_type, value in generated:
+            if is_user_id(key) and str(int(key)) == user_id:
+                # This event's partition owns the user's record: keep the id with it.
+                record = users.get(user_id)
+                if record is not None and (record.get("generated") or {}).get(id_type) != value:
+                    put_user(user_id, {**record, "generated": {**(record.get("generated") or {}), id_type: value}})
+            if (user_id, id_type) not in self.published:
+                self.published.add((user_id, id_type))
+                self.generated_ids.send_soon(
+                    key=orjson.dumps(f"{user_id}:{id_type}"),
+                    value=orjson.dumps({"user_id": int(user_id) if user_id.isdigit() else user_id, "type": id_type,
+                                        "external_user_id": value}),
+                )
 
-PARSE = _tracking_parser()
-LOOKUP = TableLookup(SETTINGS.external_id_namespace if SETTINGS.generate_external_ids else None)
-
-
-@lru_cache(maxsize=100_000)
-def partition_of(key: str) -> int:
-    """The events-by-actor (and users table) partition of an actor key."""
-    # Cached: aiokafka's murmur2 is pure Python (~10 µs), and the same learners recur all day.
-    return partition_for(orjson.dumps(key), PARTITIONS)
-
-
-def _hold(entry: Entry, reason: str, stage: str = "enrich") -> None:
-    meta = entry.meta or {"first": time.time(), "attempt": 0}
-    body = orjson.dumps({"entry": entry.encode(), "meta": meta, "reason": reason,
-                         "due": time.time() + SETTINGS.late_dimension_retry})
-    expired = time.time() - meta["first"] >= SETTINGS.late_dimension_wait
-    # An event larger than a broker takes in one record cannot wait on the waiting topic either.
-    if expired or len(body) > deadletter.MAX_RECORD_BYTES:
-        note: dict[str, Any] = {} if expired else {"note": "too large to hold on the waiting topic"}
-        dead_letter(stage, reason, attempts=meta["attempt"], first_seen=meta["first"], **source_fields(entry),
-                    **note)
-        return
-    waiting.send_soon(key=orjson.dumps(entry.key), value=body)
-    COUNTS["held"] += 1
-    COUNTS[f"held:{reason}"] += 1
-
-
-def _store_generated(key: str) -> None:
-    for user_id, id_type, value in LOOKUP.generated:
-        if is_user_id(key) and str(int(key)) == user_id:
-            # This event's partition owns the user's record: keep the id with it.
-            record = users.get(user_id)
-            if record is not None and (record.get("generated") or {}).get(id_type) != value:
-                put_user(user_id, {**record, "generated": {**(record.get("generated") or {}), id_type: value}})
-        if (user_id, id_type) not in _published:
-            _published.add((user_id, id_type))
-            generated_ids.send_soon(
-                key=orjson.dumps(f"{user_id}:{id_type}"),
-                value=orjson.dumps({"user_id": int(user_id) if user_id.isdigit() else user_id, "type": id_type,
-                                    "external_user_id": value}),
-            )
-    LOOKUP.generated.clear()
-
-
-def _enrich(message: Any, batch: Batch) -> None:
-    """Enrich, transform and produce the events of one events-by-actor message into `batch`."""
-    try:
-        items = orjson.loads(message.value)
-    except orjson.JSONDecodeError:
-        dead_letter("enrich", "invalid_json", message)
-        return
-    if not isinstance(items, list):
-        dead_letter("enrich", "invalid_entry", message)
-        return
-    for item in items:
+    def enrich(self, message: Any, batch: Batch) -> None:
+        """Enrich, transform and produce the events of one events-by-actor message into `batch`."""
+        dead_letter = self.ctx.dead_letter
         try:
-            entry = decode_entry(item)
-        except TransformError as exc:
-            dead_letter("enrich", exc.reason, **source_fields(item))
-            continue
-        try:
-            _enrich_one(entry, batch)
-        except Exception as exc:  # noqa: BLE001 — the agent's one error boundary: never stop the stream
-            source = source_fields(entry)
-            name = entry.event.get("name")
-            log.exception("enrich: internal error on event %s (tracking partition %s offset %s)", name,
-                          entry.partition, entry.offset,
-                          extra=log_fields(name, topics()["tracking"].name, entry.partition, entry.offset))
-            dead_letter("enrich", f"internal_error:{type(exc).__name__}", event_name=name, **source)
-
-
-def _enrich_one(entry: Entry, batch: Batch) -> None:
-    held_since = entry.meta["first"] if entry.meta else time.time()
-    LOOKUP.may_generate = time.time() - held_since >= SETTINGS.external_id_grace
-    outcome = process(entry.event, ENGINE, LOOKUP, FORMATS, entry.fallback)
-    if outcome.missing:
-        LOOKUP.generated.clear()
-        # A line only the event_type fallback named, never found its user: stage legacy (nobody paged).
-        _hold(entry, outcome.missing, outcome.stage(outcome.missing_format or "", outcome.missing, "enrich"))
-        return
-    if LOOKUP.generated:
-        _store_generated(entry.key)
-    if outcome.outputs:
-        # The normalised event travels with each record, for the routers' match_params (serialised once).
-        headers: Headers = [(EVENT_HEADER, entry.header())]
-        for fmt, actor_id, record in outcome.outputs:
+            items = orjson.loads(message.value)
+        except orjson.JSONDecodeError:
+            dead_letter("enrich", "invalid_json", message)
+            return
+        if not isinstance(items, list):
+            dead_letter("enrich", "invalid_entry", message)
+            return
+        for item in items:
             try:
-                OUTPUT.produce(OUTPUT_TOPICS[fmt], actor_id.encode("utf-8"), ENCODERS.encode(fmt, record),
-                               headers, batch=batch)
-            except KafkaException as exc:  # too large to produce at all: this format's record only
-                dead_letter("output", refusal_reason(exc), event_name=outcome.name, format=fmt,
-                            **source_fields(entry))
+                entry = decode_entry(item)
+            except TransformError as exc:
+                dead_letter("enrich", exc.reason, **source_fields(item))
                 continue
-            COUNTS[f"out:{fmt}"] += 1
-    for fmt, reason in outcome.rejects:
-        dead_letter(outcome.stage(fmt, reason), reason, event_name=outcome.name, format=fmt,
-                    **source_fields(entry))
+            try:
+                self.enrich_one(entry, batch)
+            except Exception as exc:  # noqa: BLE001 — the agent's one error boundary: never stop the stream
+                name = entry.event.get("name")
+                log.exception("enrich: internal error on event %s (tracking partition %s offset %s)", name,
+                              entry.partition, entry.offset,
+                              extra=log_fields(name, self.ctx.topics["tracking"].name, entry.partition,
+                                               entry.offset))
+                dead_letter("enrich", f"internal_error:{type(exc).__name__}", event_name=name,
+                            **source_fields(entry))
+
+    def enrich_one(self, entry: Entry, batch: Batch) -> None:
+        """Transform one routed event and produce its records (or hold or dead-letter it)."""
+        ctx = self.ctx
+        held_since = entry.meta["first"] if entry.meta else time.time()
+        # Generating an id is allowed only once the event has waited the grace period (see TableLookup).
+        lookup = self.lookup(time.time() - held_since >= ctx.settings.external_id_grace)
+        outcome = process(entry.event, ctx.engine, lookup, ctx.formats, entry.fallback)
+        if outcome.missing:
+            # A line only the event_type fallback named, never found its user: stage legacy (nobody paged).
+            self.hold(entry, outcome.missing, outcome.stage(outcome.missing_format or "", outcome.missing, "enrich"))
+            return
+        if lookup.generated:
+            self._store_generated(entry.key, lookup.generated)
+        if outcome.outputs:
+            # The normalised event travels with each record, for the routers' match_params (serialised once).
+            headers: Headers = [(EVENT_HEADER, entry.header())]
+            for fmt, actor_id, record in outcome.outputs:
+                try:
+                    self.output.produce(self.output_topics[fmt], actor_id.encode("utf-8"),
+                                        self.encoders.encode(fmt, record), headers, batch=batch)
+                except KafkaException as exc:  # too large to produce at all: this format's record only
+                    ctx.dead_letter("output", refusal_reason(exc), event_name=outcome.name, format=fmt,
+                                    **source_fields(entry))
+                    continue
+                ctx.counts[f"out:{fmt}"] += 1
+        for fmt, reason in outcome.rejects:
+            ctx.dead_letter(outcome.stage(fmt, reason), reason, event_name=outcome.name, format=fmt,
+                            **source_fields(entry))
+
+    def _release(self, event: Any) -> None:
+        """Drop the reference `run` took on the message: now final, so its offset is committed soon."""
+        if event.ack():
+            self.ctx.app.sensors.on_message_out(event.message.tp, event.message.offset, event.message)
+        self.ctx.commits.commit_soon((event.message.tp,))
+
+    async def run(self, stream: Any) -> None:
+        """Join each event with its user and course, transform it, and produce the output records.
+
+        Messages are taken a batch at a time. Faust acknowledges each batch when the body moves on;
+        an extra reference on every message keeps that from being final, and `acks` drops it once
+        every record the batch produced is stored, so offsets are committed only past stored output.
+        """
+        try:
+            async for events in stream.take_events(ENRICH_BATCH, within=ENRICH_WITHIN):
+                await self.encoders.ready()  # once per start; a registry outage holds the batch, never dead-letters
+                batch = self.output.batch()
+                for event in events:
+                    event.message.incref()
+                    with processing(event):
+                        self.enrich(event.message, batch)
+                await self.acks.add(batch, events, self._release)
+        finally:
+            # Worker stopping: store what is queued and acknowledge it, so the commit at shutdown covers it.
+            self.output.close()
+            self.acks.release()
 
 
-def _release(event: Any) -> None:
-    """Drop the reference `enrich_events` took on the message: now final, so its offset is committed soon."""
-    if event.ack():
-        app.sensors.on_message_out(event.message.tp, event.message.offset, event.message)
-    COMMITS.commit_soon((event.message.tp,))
+def register(ctx: Context) -> Enricher:
+    """Make the worker's enricher and its `enrich_events` agent on `events-by-actor`."""
+    enricher = Enricher(ctx)
 
+    async def enrich_events(stream: Any) -> None:
+        await enricher.run(stream)
 
-@app.agent(events_by_actor, name="enrich_events")
-async def enrich_events(stream: Any) -> None:
-    """Join each event with its user and course, transform it, and produce the output records.
-
-    Messages are taken a batch at a time. Faust acknowledges each batch when the body moves on;
-    an extra reference on every message keeps that from being final, and `ACKS` drops it once
-    every record the batch produced is stored, so offsets are committed only past stored output.
-    """
-    try:
-        async for events in stream.take_events(ENRICH_BATCH, within=ENRICH_WITHIN):
-            await ENCODERS.ready()  # once per start; a registry outage holds the batch, never dead-letters it
-            batch = OUTPUT.batch()
-            for event in events:
-                event.message.incref()
-                with processing(event):
-                    _enrich(event.message, batch)
-            await ACKS.add(batch, events, _release)
-    finally:
-        # Worker stopping: store what is queued and acknowledge it, so the commit at shutdown covers it.
-        OUTPUT.close()
-        ACKS.release()
+    enricher.agent = ctx.app.agent(enricher.events_by_actor, name="enrich_events")(enrich_events)
+    return enricher

@@ -9,13 +9,14 @@ group uses another assignment protocol and cannot hold it). Each batch of up to
 1,000 records is parsed, filtered and keyed by actor, and written to
 `events-by-actor` as one message per target partition — the users table's
 partition of the actor; several when that would pass `MESSAGE_BYTES` — which
-the enrich agent consumes. A batch's offsets are
+the enrich agent consumes. Each event is parsed and normalised here, once: the
+entries carry the normalised event (`codecs.entries`). A batch's offsets are
 stored and committed (asynchronously, at once) only once those messages are
-stored: at-least-once, as in the agents (after a crash the batch under way and
-one whose commit was in flight are routed again; statement ids are
-deterministic). The consumer's blocking calls run in the executor; routing runs
-on the event loop, like every agent, so tables, counters and the dead-letter
-writer are used from one thread.
+stored, while the next batches are already read and routed: at-least-once,
+as in the agents (after a crash the batches under way and one whose commit was
+in flight are routed again; statement ids are deterministic). The consumer's
+blocking calls run in the executor; routing runs on the event loop, like every
+agent, so tables, counters and the dead-letter writer are used from one thread.
 """
 
 from __future__ import annotations
@@ -26,26 +27,29 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
-from stream_app.agents.common import COUNTS, ENGINE, FORMATS, SETTINGS, dead_letter
-from stream_app.agents.enrich import PARSE, partition_of
-from stream_app.application import app
+from stream_app.agents.enrich import Enricher
+from stream_app.codecs.avro import registry_client
 from stream_app.codecs.entries import Entry
 from stream_app.codecs.registry import schemas_fetched
 from stream_app.compat import confluent_consumer_options
+from stream_app.context import Context
 from stream_app.kafka import bootstrap_servers
 from stream_app.logjson import log_fields
-from stream_app.output import OutputProducer, refusal_reason
+from stream_app.output import Batch, InOrderAcks, OutputProducer, refusal_reason
 from stream_app.pipeline import AvroTracking, route
 from stream_app.tables.stream import routing_key
-from stream_app.topics import topics
 
 log = logging.getLogger(__name__)
 BATCH = 1000
 WITHIN = 0.05  # seconds a partial batch waits for more records
+# Routed batches the broker may still be storing while the next is read: waiting for each one's storage
+# before reading on left the whole worker waiting a producer linger and a round trip per batch.
+IN_FLIGHT = 2
 # One events-by-actor message stays well under the 1 MB a producer or broker accepts by default: a batch of
 # large events (problem submissions, open responses) is split, in order, into several messages.
 MESSAGE_BYTES = 512_000
@@ -60,7 +64,7 @@ def messages(entries: list[Entry], limit: int = MESSAGE_BYTES) -> list[tuple[byt
     return messages(entries[:half], limit) + messages(entries[half:], limit)
 
 
-def in_label(name: str | None) -> str:
+def in_label(name: str | None, known: frozenset[str]) -> str:
     """The `events_in` counter label of an event name: the name if a transformer knows it, else `_other`.
 
     Names come from the input: page views are named by their URL, so counting every name would grow
@@ -68,7 +72,16 @@ def in_label(name: str | None) -> str:
     """
     if name is None:
         return "_unnamed"  # unparseable: no name to tell
-    return name if name in ENGINE.names else "_other"
+    return name if name in known else "_other"
+
+
+def tracking_parser(ctx: Context) -> Any:
+    """How tracking values are decoded: JSON, or the event bus's Avro (`STREAM_APP_TRACKING_FORMAT`)."""
+    if ctx.settings.tracking_format != "event-bus-avro":
+        return orjson.loads
+    from stream_app.codecs.avro import AvroDecoder
+
+    return AvroTracking(AvroDecoder(registry_client(ctx.settings.schema_registry_url), ctx.topics["tracking"].name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,29 +98,34 @@ class Source:
 class TrackingIngest:
     """The tracking topic's consumer, its router and its per-partition lag."""
 
-    def __init__(self) -> None:
-        self.tracking = topics()["tracking"].name
-        self.events_by_actor = topics()["events_by_actor"].name
+    def __init__(self, ctx: Context, partition_of: Any) -> None:
+        self.ctx = ctx
+        self.partition_of = partition_of  # the enricher's: the users table's partition of an actor key
+        self.parse = tracking_parser(ctx)
+        self.tracking = ctx.topics["tracking"].name
+        self.events_by_actor = ctx.topics["events_by_actor"].name
         self.lag: dict[tuple[str, int], int] = {}
         self._consumer: Consumer | None = None
         self._producer: OutputProducer | None = None
         # librdkafka must not close a consumer while another thread is inside its consume().
         self._busy = threading.Lock()
         self._joined = False
+        self._acks = InOrderAcks(IN_FLIGHT)
 
     def _open(self) -> Consumer:
+        settings = self.ctx.settings
         consumer = Consumer({
-            "bootstrap.servers": bootstrap_servers(SETTINGS.broker),
-            "group.id": SETTINGS.tracking_group(),
+            "bootstrap.servers": bootstrap_servers(settings.broker),
+            "group.id": settings.tracking_group(),
             "auto.offset.reset": "earliest",
             # Offsets are stored by hand once a batch's output is stored; librdkafka commits what is stored.
             "enable.auto.commit": True,
             "enable.auto.offset.store": False,
             "auto.commit.interval.ms": 1000,
-            **confluent_consumer_options(SETTINGS.broker_flavor),
+            **confluent_consumer_options(settings.broker_flavor),
         })
         consumer.subscribe([self.tracking], on_assign=self._on_assign, on_revoke=self._on_revoke)
-        log.info("tracking consumer: joining group %r for %s", SETTINGS.tracking_group(), self.tracking)
+        log.info("tracking consumer: joining group %r for %s", settings.tracking_group(), self.tracking)
         return consumer
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -122,23 +140,25 @@ class TrackingIngest:
     def route_batch(self, messages: list[Message]) -> dict[int, list[Entry]]:
         """Parse, filter and key a batch by actor; reject and count what cannot go on."""
         groups: dict[int, list[Entry]] = defaultdict(list)
+        ctx, counts, dead_letter = self.ctx, self.ctx.counts, self.ctx.dead_letter
+        engine, formats, parse, known = ctx.engine, ctx.formats, self.parse, ctx.engine.names
         for message in messages:
             value = message.value()
             partition, offset = message.partition() or 0, message.offset() or 0
             if value is None:
-                COUNTS["tracking:tombstone"] += 1
+                counts["tracking:tombstone"] += 1
                 continue
             try:
-                result = route(value, ENGINE, FORMATS, PARSE)
-                COUNTS[f"in:{in_label(result.name)}"] += 1
+                result = route(value, engine, formats, parse)
+                counts[f"in:{in_label(result.name, known)}"] += 1
                 if result.reject:
                     dead_letter("parse", result.reject, self._source(message), event_name=result.name)
                 elif result.skip:
-                    COUNTS[f"skipped:{result.skip}"] += 1
+                    counts[f"skipped:{result.skip}"] += 1
                 else:
                     assert result.key is not None and result.parsed is not None
                     key = routing_key(result.key)
-                    groups[partition_of(key)].append(
+                    groups[self.partition_of(key)].append(
                         Entry(key, result.parsed.event, partition, offset, None, result.parsed.fallback))
             except Exception as exc:  # noqa: BLE001 — one record's error boundary: the rest of the batch goes on
                 log.exception("tracking consumer: routing failed at partition %s offset %s", partition, offset,
@@ -146,17 +166,17 @@ class TrackingIngest:
                 dead_letter("parse", f"internal_error:{type(exc).__name__}", self._source(message))
         return groups
 
-    def _produce(self, producer: OutputProducer, partition: int, entries: list[Entry]) -> None:
+    def _produce(self, producer: OutputProducer, partition: int, entries: list[Entry], batch: Batch) -> None:
         for value, chunk in messages(entries):
             try:
-                producer.produce(self.events_by_actor, None, value, partition=partition)
+                producer.produce(self.events_by_actor, None, value, partition=partition, batch=batch)
             except KafkaException as exc:  # an event too large for any message: dead-lettered, the rest go on
                 for entry in chunk:
-                    dead_letter("output", refusal_reason(exc), value=entry.original(),
+                    self.ctx.dead_letter("output", refusal_reason(exc), value=entry.original(),
                                 source_topic_partition=entry.partition, source_offset=entry.offset,
                                 output_topic=self.events_by_actor)
                 continue
-            COUNTS["routed"] += len(chunk)
+            self.ctx.counts["routed"] += len(chunk)
 
     def _source(self, message: Message) -> Source:
         # Built only for a rejected record: the hot path reads partition and offset alone.
@@ -201,37 +221,42 @@ class TrackingIngest:
         """Consume, route and commit until the worker stops."""
         loop = asyncio.get_running_loop()
         consumer = self._consumer = await loop.run_in_executor(None, self._open)
-        producer = self._producer = OutputProducer(SETTINGS)
+        producer = self._producer = OutputProducer(self.ctx.settings)
+        counts = self.ctx.counts
+        self._acks = InOrderAcks(IN_FLIGHT)
         try:
             while True:
                 messages = await loop.run_in_executor(None, self._consume, consumer)
                 good = []
                 for message in messages:
                     if message.error() is not None:
-                        COUNTS["tracking:consumer_error"] += 1
+                        counts["tracking:consumer_error"] += 1
                         log.warning("tracking consumer: %s (partition %s)", message.error(), message.partition(),
                                     extra=log_fields(None, message.topic(), message.partition(), message.offset()))
                     else:
                         good.append(message)
                 if not good:
                     continue
-                if isinstance(PARSE, AvroTracking):  # event-bus Avro: schemas first met are fetched off the loop
-                    await schemas_fetched(PARSE.decoder, (message.value() for message in good), COUNTS)
+                if isinstance(self.parse, AvroTracking):  # event-bus Avro: schemas first met are fetched off the loop
+                    await schemas_fetched(self.parse.decoder, (message.value() for message in good), counts)
                 try:
+                    batch = producer.batch()
                     for partition, entries in self.route_batch(good).items():
-                        self._produce(producer, partition, entries)
-                    await producer.flush()
+                        self._produce(producer, partition, entries, batch)
                 except Exception:  # noqa: BLE001 — never stop reading: go back and route the batch again
-                    COUNTS["tracking:batch_retried"] += 1
+                    counts["tracking:batch_retried"] += 1
                     first, last = good[0], good[-1]
                     log.exception("tracking consumer: batch of %d failed (from partition %s offset %s to partition %s "
                                   "offset %s); reading it again in 1 s", len(good), first.partition(),
                                   first.offset(), last.partition(), last.offset(),
                                   extra=log_fields(None, first.topic(), first.partition(), first.offset()))
+                    await producer.flush()  # what was queued of it is stored before the records are read again
                     await loop.run_in_executor(None, self._rewind, consumer, good)
                     await asyncio.sleep(1)
                     continue
-                self._done(consumer, good)
+                # The next batch is read and routed while the broker stores this one; its offsets are stored
+                # and committed once its messages are (in order, by `acks`).
+                await self._acks.add(batch, [good], lambda done: self._done(consumer, done))
         finally:
             self.close()
 
@@ -243,7 +268,8 @@ class TrackingIngest:
                 return
             if self._producer is not None:
                 self._producer.close()
-            if SETTINGS.broker_flavor == "tansu":
+                self._acks.release()  # batches stored by the close: their offsets are committed below
+            if self.ctx.settings.broker_flavor == "tansu":
                 # The embedded broker never forgets a member that leaves in the middle of its first join: the
                 # group then refuses every later member. Finish joining (records read meanwhile are not
                 # committed, so the next owner reads them), then leave.
@@ -253,10 +279,12 @@ class TrackingIngest:
             consumer.close()
 
 
-INGEST = TrackingIngest()
+def register(ctx: Context, enricher: Enricher) -> TrackingIngest:
+    """Make the worker's tracking consumer, run as a Faust task once the worker is ready (tables recovered)."""
+    ingest = TrackingIngest(ctx, enricher.partition_of)
 
+    async def ingest_tracking() -> None:
+        await ingest.run()
 
-@app.task  # type: ignore[untyped-decorator]  # Faust ships no types for it
-async def ingest_tracking() -> None:
-    """Started once the worker is ready (tables recovered), like the agents."""
-    await INGEST.run()
+    ctx.app.task(ingest_tracking)
+    return ingest

@@ -15,7 +15,6 @@ survive restarts and rebalances: one `failing` and one `delivering` per outage.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -40,9 +39,6 @@ class RouterStats:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-STATS: defaultdict[str, RouterStats] = defaultdict(RouterStats)
 
 
 def in_retry_topics(lags: dict[tuple[str, int], int], router: str, tiers: int) -> int:

@@ -20,36 +20,40 @@ from typing import Any
 import orjson
 
 from stream_app.agents.commits import acknowledge
-from stream_app.agents.common import COMMITS, COUNTS, dead_letter
-from stream_app.agents.enrich import events_by_actor, partition_of, waiting
-from stream_app.application import app
+from stream_app.agents.enrich import Enricher
 from stream_app.codecs.entries import decode as decode_entry
+from stream_app.context import Context
 from stream_app.errors import TransformError
 from stream_app.tables.stream import usernames
 
 
-@app.agent(waiting, name="retry_waiting")
-async def retry_waiting(stream: Any) -> None:
-    """Re-inject each held event into `events-by-actor` once it is due."""
-    async for event in stream.events():
-        message = event.message
-        try:
-            body = orjson.loads(message.value)
-            delay = float(body["due"]) - time.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            entry = decode_entry(body["entry"])
-            entry.meta = {**body["meta"], "attempt": int(body["meta"]["attempt"]) + 1}
-            if body.get("reason") == "unknown_user":
-                # The username index may know the user by now (or a numeric value was a username).
-                user_id = usernames.get(entry.key)
-                if user_id is not None:
-                    entry.key = str(user_id)
-            await events_by_actor.send(value=orjson.dumps([entry.encode()]), partition=partition_of(entry.key))
-            COUNTS["retried"] += 1
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, TransformError) as exc:
-            dead_letter("waiting", f"invalid_record:{type(exc).__name__}", message)
-        # Committed at once (Faust's commit first flushes its producer, so the re-injected entry is stored):
-        # every retry re-holds the event as a new record, and a crash re-reading several generations of one
-        # held event would enrich each of them.
-        COMMITS.commit_soon(acknowledge(app, [event]))
+def register(ctx: Context, enricher: Enricher) -> Any:
+    """The `retry_waiting` agent: held events back onto `events-by-actor` (the enricher's) once due."""
+
+    async def retry_waiting(stream: Any) -> None:
+        """Re-inject each held event into `events-by-actor` once it is due."""
+        async for event in stream.events():
+            message = event.message
+            try:
+                body = orjson.loads(message.value)
+                delay = float(body["due"]) - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                entry = decode_entry(body["entry"])
+                entry.meta = {**body["meta"], "attempt": int(body["meta"]["attempt"]) + 1}
+                if body.get("reason") == "unknown_user":
+                    # The username index may know the user by now (or a numeric value was a username).
+                    user_id = usernames.get(entry.key)
+                    if user_id is not None:
+                        entry.key = str(user_id)
+                await enricher.events_by_actor.send(value=orjson.dumps([entry.encode()]),
+                                                    partition=enricher.partition_of(entry.key))
+                ctx.counts["retried"] += 1
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, TransformError) as exc:
+                ctx.dead_letter("waiting", f"invalid_record:{type(exc).__name__}", message)
+            # Committed at once (Faust's commit first flushes its producer, so the re-injected entry is stored):
+            # every retry re-holds the event as a new record, and a crash re-reading several generations of one
+            # held event would enrich each of them.
+            ctx.commits.commit_soon(acknowledge(ctx.app, [event]))
+
+    return ctx.app.agent(enricher.waiting, name="retry_waiting")(retry_waiting)

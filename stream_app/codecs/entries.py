@@ -97,5 +97,8 @@ def source_fields(item: Any) -> dict[str, Any]:
     try:
         entry = item if isinstance(item, Entry) else decode(item)
     except TransformError:
-        return {"value": orjson.dumps(item, default=str)}  # not an entry at all: kept as it came
+        fields: dict[str, Any] = {"value": orjson.dumps(item, default=str)}  # not an entry: kept as it came
+        if isinstance(item, list) and len(item) >= 4 and isinstance(item[2], int) and isinstance(item[3], int):
+            fields.update(source_topic_partition=item[2], source_offset=item[3])  # still says where it was read
+        return fields
     return {"value": entry.original(), "source_topic_partition": entry.partition, "source_offset": entry.offset}

@@ -156,13 +156,13 @@ class TableLookup:
     generation is noted in `generated` so the agent can store it and publish it once.
     """
 
-    def __init__(self, namespace: uuid.UUID | None) -> None:
+    def __init__(self, namespace: uuid.UUID | None, may_generate: bool = True) -> None:
         self.namespace = namespace
-        # Set per event by the agent: generating is allowed only once the event has waited the
-        # grace period, because a new user's external-id rows usually follow its auth_user row
-        # (and after a failover the table may briefly lag its changelog): an id generated too
-        # early would contradict the real row for ever.
-        self.may_generate = True
+        # One lookup per event: generating is allowed only once the event has waited the grace
+        # period, because a new user's external-id rows usually follow its auth_user row (and
+        # after a failover the table may briefly lag its changelog): an id generated too early
+        # would contradict the real row for ever.
+        self.may_generate = may_generate
         self.generated: list[tuple[str, str, str]] = []  # (user id, id type, external id)
 
     def user_row(self, key: str | int) -> dict[str, Any] | None:

@@ -21,12 +21,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
+from stream_app.agents.alerts import Rules
 from stream_app.delivery.alerts import Alerter
 from stream_app.delivery.mailer import SmtpMailer
 from stream_app.devstack.processes import free_port
 from stream_app.settings import Settings
+from stream_app.topics import topics
 
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+# The alert agent's rules with the default topics and settings (what a worker without overrides uses).
+RULES = Rules.of(Settings(), topics())
 
 
 class Inbox:
@@ -225,15 +229,15 @@ def test_smtp_mailer_over_tls(tmp_path: Path, tls: str) -> None:
 
 
 def test_dead_letters_with_odd_times_are_ignored_not_fatal_to_the_alert_agent(smtp: tuple[Inbox, int]) -> None:
-    from stream_app.agents.alerts import DEAD_LETTER, feed
 
     inbox, port = smtp
     alerter = Alerter(mailer(port), window=900)
     now = datetime.now(UTC)
     for odd in ("0001-01-01", "not a time", None, 1e30):
-        feed(alerter, DEAD_LETTER, {"time": odd, "router": "lrs", "stage": "deliver", "reason": "http_400"})
+        RULES.feed(alerter, RULES.dead_letter, {"time": odd, "router": "lrs", "stage": "deliver", "reason": "http_400"})
     assert asyncio.run(alerter.flush()) == 0  # no usable time, or one too old to be news
-    feed(alerter, DEAD_LETTER, {"time": now.isoformat(), "router": "lrs", "stage": "deliver", "reason": "http_400"})
+    RULES.feed(alerter, RULES.dead_letter,
+               {"time": now.isoformat(), "router": "lrs", "stage": "deliver", "reason": "http_400"})
     assert asyncio.run(alerter.flush()) == 1 and inbox.subjects() == ["[stream-app] router lrs is failing: 1 failure"]
 
 
@@ -267,12 +271,12 @@ def worker_alerter(port: int, status: StatusTopic, clock: Clock) -> Alerter:
 
 def deliver_record(alerter: Alerter, status: StatusTopic, offset: int) -> None:
     """What the alert agent does with one delivery-status record it reads."""
-    from stream_app.agents.alerts import STATUS, feed, restore
+    from stream_app.agents.alerts import restore
 
     _key, body = status.records[offset]
     if isinstance(body.get("router"), str):
         restore(alerter, status.view, body["router"])
-    feed(alerter, STATUS, body, offset=offset)
+    RULES.feed(alerter, RULES.status, body, offset=offset)
 
 
 def test_a_restarted_worker_announces_no_second_failing_and_announces_delivering() -> None:
@@ -295,10 +299,9 @@ def test_a_restarted_worker_announces_no_second_failing_and_announces_delivering
 
 def restarted(port: int, status: StatusTopic, clock: Clock) -> Alerter:
     """The alert agent of a worker started after a crash: marks restored, every status record read again."""
-    from stream_app.agents.alerts import catch_up
 
     alerter = worker_alerter(port, status, clock)
-    catch_up(alerter, status.view)
+    RULES.catch_up(alerter, status.view)
     for offset in range(len(status.records)):
         deliver_record(alerter, status, offset)
     return alerter
@@ -338,7 +341,6 @@ def test_one_digest_and_one_recovery_mail_per_outage_across_restarts_of_the_aler
 
 def test_a_state_read_and_committed_but_not_mailed_before_a_crash_is_mailed_by_the_successor(
         smtp: tuple[Inbox, int]) -> None:
-    from stream_app.agents.alerts import catch_up
 
     inbox, port = smtp
     clock = Clock()
@@ -350,7 +352,7 @@ def test_a_state_read_and_committed_but_not_mailed_before_a_crash_is_mailed_by_t
                                       "time": clock.now.timestamp()})
         deliver_record(worker_alerter(port, status, clock), status, failing)  # read, then killed before the flush
         successor = worker_alerter(port, status, clock)
-        catch_up(successor, status.view)  # its consumer starts past the record: only the view has it
+        RULES.catch_up(successor, status.view)  # its consumer starts past the record: only the view has it
         assert await successor.flush() == 1
 
     asyncio.run(scenario())

@@ -31,6 +31,7 @@ from stream_app.ops.limits import SizeLimit
 from stream_app.ops.load import DryRun, load
 from stream_app.ops.sources import expand
 from stream_app.pipeline import process, process_raw, route
+from stream_app.settings import Settings
 from stream_app.tables.memory import MemoryLookup
 from stream_app.transforms import Engine, TransformSettings
 from stream_app.transforms.engine import ERB_FORMATS
@@ -134,7 +135,10 @@ def test_caliper11_reads_event_type_whatever_the_rule() -> None:
 
 
 def test_legacy_dead_letters_are_not_mailed_but_delivery_ones_are() -> None:
-    from stream_app.agents.alerts import DEAD_LETTER, feed
+    from stream_app.agents.alerts import Rules
+    from stream_app.topics import topics
+
+    rules = Rules.of(Settings(), topics())
 
     sent: list[tuple[str, str]] = []
 
@@ -147,9 +151,9 @@ def test_legacy_dead_letters_are_not_mailed_but_delivery_ones_are() -> None:
     legacy = {"stage": "legacy", "reason": "missing_field:context.referer", "router": "campus-lrs",
               "event_name": "problem_check", "time": now.isoformat()}
     for _ in range(5):
-        feed(alerter, DEAD_LETTER, legacy, now.timestamp())
+        rules.feed(alerter, rules.dead_letter, legacy, now.timestamp())
     assert asyncio.run(alerter.flush(now)) == 0 and sent == []  # nothing to mail for legacy ones
-    feed(alerter, DEAD_LETTER, {**legacy, "stage": "deliver", "reason": "http_400"}, now.timestamp())
+    rules.feed(alerter, rules.dead_letter, {**legacy, "stage": "deliver", "reason": "http_400"}, now.timestamp())
     assert asyncio.run(alerter.flush(now)) == 1
     assert "http_400: 1" in sent[0][1] and "missing_field" not in sent[0][1]
 

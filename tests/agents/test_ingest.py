@@ -3,14 +3,16 @@ with its source and the rest of the batch goes on (no broker needed: messages ar
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
 import pytest
 
-from stream_app.agents import ingest
-from stream_app.agents.enrich import partition_of
+from stream_app.agents import enrich, ingest
 from stream_app.codecs.entries import Entry
+from stream_app.context import Context
+from stream_app.output import Batch, OutputProducer
 
 
 class FakeMessage:
@@ -42,28 +44,28 @@ def event(user_id: int, name: str = "play_video") -> bytes:
 
 
 @pytest.fixture
-def dead(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Any]]:
-    letters: list[tuple[str, str, Any]] = []
-    monkeypatch.setattr(ingest, "dead_letter", lambda stage, reason, source=None, **_: letters.append(
-        (stage, reason, source)))
-    return letters
+def tracking(ctx: Context) -> ingest.TrackingIngest:
+    return ingest.TrackingIngest(ctx, enrich.Enricher(ctx).partition_of)
 
 
 def test_a_batch_is_keyed_by_actor_and_bad_records_are_dead_lettered_with_their_source(
-        dead: list[tuple[str, str, Any]]) -> None:
+        ctx: Context, tracking: ingest.TrackingIngest) -> None:
     messages: list[Any] = [FakeMessage(event(7), 0, 10), FakeMessage(b"{not json", 1, 11),
                            FakeMessage(None, 2, 12), FakeMessage(event(8), 3, 13)]
-    groups = ingest.INGEST.route_batch(messages)
+    groups = tracking.route_batch(messages)
     routed = {entry.key: (p, entry.partition, entry.offset) for p, entries in groups.items() for entry in entries}
-    assert routed == {"7": (partition_of("7"), 0, 10), "8": (partition_of("8"), 3, 13)}
+    part = tracking.partition_of
+    assert routed == {"7": (part("7"), 0, 10), "8": (part("8"), 3, 13)}
     # What travels on is the event as parsed and normalised here: the enrich agent does not parse it again.
     assert [e.event for es in groups.values() for e in es if e.key == "7"] == [orjson.loads(event(7))]
-    ((stage, reason, source),) = dead
+    ((stage, reason, fields),) = ctx.dead_letter
+    source = fields["message"]
     assert (stage, reason) == ("parse", "invalid_json")
     assert (source.topic, source.partition, source.offset, source.value) == ("openedx.tracking", 1, 11, b"{not json")
+    assert ctx.counts["tracking:tombstone"] == 1
 
 
-def test_an_unexpected_error_rejects_that_record_only(dead: list[tuple[str, str, Any]],
+def test_an_unexpected_error_rejects_that_record_only(ctx: Context, tracking: ingest.TrackingIngest,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     def fragile(key: str) -> str:
         if key == "9":
@@ -71,10 +73,10 @@ def test_an_unexpected_error_rejects_that_record_only(dead: list[tuple[str, str,
         return key
 
     monkeypatch.setattr(ingest, "routing_key", fragile)
-    groups = ingest.INGEST.route_batch([FakeMessage(event(9), 0, 1), FakeMessage(event(10), 0, 2)])  # type: ignore[list-item]
+    groups = tracking.route_batch([FakeMessage(event(9), 0, 1), FakeMessage(event(10), 0, 2)])  # type: ignore[list-item]
     assert [entry.key for entries in groups.values() for entry in entries] == ["10"]
-    ((stage, reason, source),) = dead
-    assert (stage, reason, source.offset) == ("parse", "internal_error:RuntimeError", 1)
+    ((stage, reason, fields),) = ctx.dead_letter
+    assert (stage, reason, fields["message"].offset) == ("parse", "internal_error:RuntimeError", 1)
 
 
 def test_a_partition_s_entries_are_split_in_order_into_messages_under_the_size_limit() -> None:
@@ -89,83 +91,36 @@ def test_a_partition_s_entries_are_split_in_order_into_messages_under_the_size_l
 
 
 def test_an_event_too_large_for_any_message_is_dead_lettered_and_the_others_are_routed(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    from stream_app.output import OutputProducer
-    from stream_app.settings import Settings
-
-    letters: list[tuple[str, str, dict[str, Any]]] = []
-    monkeypatch.setattr(ingest, "dead_letter", lambda stage, reason, **extra: letters.append((stage, reason, extra)))
+        ctx: Context, tracking: ingest.TrackingIngest) -> None:
     # A real librdkafka producer (no broker needed): it refuses a record over `message.max.bytes` at once.
-    producer = OutputProducer(Settings(broker="kafka://127.0.0.1:9"))
+    producer = OutputProducer(ctx.settings)
     huge = [Entry("1", {"name": "y", "data": "y" * 1_200_000}, 2, 40)]
     small = [Entry("2", {"name": "z"}, 2, 41)]
-    routed = ingest.COUNTS["routed"]
+    loop = asyncio.new_event_loop()
     try:
-        ingest.INGEST._produce(producer, 0, huge + small)
-        assert ingest.COUNTS["routed"] == routed + 1  # the small one is queued
+        batch = Batch(loop, producer._report)
+        tracking._produce(producer, 0, huge + small, batch)
+        assert ctx.counts["routed"] == 1  # the small one is queued
+        assert batch.sent == 1  # and only it waits to be stored before the batch's offsets are committed
     finally:
+        loop.close()
         producer._producer.purge()
         producer._client = None  # destroyed now: no reconnect attempts logged after the test
         producer.close(timeout=0.1)
-    ((stage, reason, extra),) = letters
+    ((stage, reason, extra),) = ctx.dead_letter
     assert (stage, reason) == ("output", "refused:MSG_SIZE_TOO_LARGE")
     assert (extra["source_topic_partition"], extra["source_offset"]) == (2, 40)
     assert orjson.loads(extra["value"]) == huge[0].event
 
 
-def test_an_event_too_large_to_wait_is_dead_lettered_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from stream_app.agents import enrich as tracking
-
-    letters: list[tuple[str, str, dict[str, Any]]] = []
-    held: list[bytes] = []
-    monkeypatch.setattr(tracking, "dead_letter", lambda stage, reason, **extra: letters.append((stage, reason, extra)))
-    monkeypatch.setattr(tracking.waiting, "send_soon", lambda key, value: held.append(value))
-    tracking._hold(Entry("7", {"name": "a", "a": "z" * 950_000}, 1, 99), "unknown_user")
-    tracking._hold(Entry("8", {"name": "a", "a": 1}, 1, 100), "unknown_user")
-    ((stage, reason, extra),) = letters
-    assert (stage, reason, extra["source_offset"]) == ("enrich", "unknown_user", 99)
-    assert len(held) == 1 and orjson.loads(held[0])["entry"][3] == 100  # a normal one waits
-
-
-def test_an_internal_error_while_enriching_dead_letters_the_event_itself(monkeypatch: pytest.MonkeyPatch,
-                                                                         caplog: pytest.LogCaptureFixture) -> None:
-    from types import SimpleNamespace
-
-    from stream_app.agents import enrich as tracking
-
-    letters: list[tuple[str, str, dict[str, Any]]] = []
-    monkeypatch.setattr(tracking, "dead_letter", lambda stage, reason, message=None, **fields: letters.append(
-        (stage, reason, fields)))
-
-    def broken(*_: Any) -> Any:
-        raise KeyError("a bug")
-
-    monkeypatch.setattr(tracking, "process", broken)
-    raw = event(7)
-    with caplog.at_level("ERROR", logger="stream_app.agents"):
-        tracking._enrich(SimpleNamespace(value=orjson.dumps([["7", raw.decode(), 2, 40]])), None)  # type: ignore[arg-type]
-    # The event's own bytes and source, so `dead-letter redrive --stage enrich` can send it again.
-    assert letters == [("enrich", "internal_error:KeyError",
-                        {"event_name": "play_video", "value": raw, "source_topic_partition": 2, "source_offset": 40})]
-    # The error's log line carries the event name, the tracking topic, partition and offset as fields.
-    (logged,) = [r for r in caplog.records if "internal error" in r.getMessage()]
-    assert (logged.event_name, logged.partition, logged.offset) == ("play_video", 2, 40)  # type: ignore[attr-defined]
-    assert logged.topic.endswith("openedx.tracking") and logged.exc_info is not None  # type: ignore[attr-defined]
-
-
 def test_events_in_are_counted_by_known_name_and_page_views_do_not_grow_the_counters(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    from collections import Counter
-
-    counts: Counter[str] = Counter()
-    monkeypatch.setattr(ingest, "COUNTS", counts)
+        ctx: Context, tracking: ingest.TrackingIngest) -> None:
     views = [orjson.dumps({"event_type": f"/courses/course-v1:edX+D+R/courseware/ch{i}/", "event_source": "server",
                            "time": "2026-01-01T00:00:00+00:00", "context": {"user_id": 3}, "event": "{}"})
              for i in range(50)]
     messages: list[Any] = [FakeMessage(v, 0, i) for i, v in enumerate(views)]
     messages += [FakeMessage(event(7), 0, 50), FakeMessage(event(7, "some.unknown.event"), 0, 51),
                  FakeMessage(b"{not json", 0, 52)]
-    monkeypatch.setattr(ingest, "dead_letter", lambda *_, **__: None)
-    ingest.INGEST.route_batch(messages)
-    assert {k: v for k, v in counts.items() if k.startswith("in:")} == {
+    tracking.route_batch(messages)
+    assert {k: v for k, v in ctx.counts.items() if k.startswith("in:")} == {
         "in:play_video": 1, "in:_other": 51, "in:_unnamed": 1}

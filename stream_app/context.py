@@ -1,0 +1,118 @@
+"""The worker's parts, built once and handed to every agent module: the one place they are made.
+
+`stream_app.worker` validates the settings and the routers file, then calls
+`build` and each agent module's `register(ctx)`; agent modules define agents
+and keep their state in the objects `register` makes, and do nothing when
+imported. The context holds what several agents share — settings, topic
+declarations, the engine and its formats, the routers and ClickHouse sinks, the
+process-wide counters, per-router stats, eager commits, the delivery-status
+view and the dead-letter writer — and gives them Faust channels of topics.yaml
+keys (`channel`). Tests build one around a test app and replace the parts they
+watch (`tests/agents/`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from stream_app import deadletter
+from stream_app.agents.commits import EagerCommits
+from stream_app.agents.stats import RouterStats
+from stream_app.agents.statusview import StatusView
+from stream_app.delivery.routers import ClickHouseRouter, Router
+from stream_app.logjson import log_fields
+from stream_app.pipeline import build_engine
+from stream_app.settings import Settings
+from stream_app.topics import TopicSpec, topics
+from stream_app.transforms import Engine
+
+log = logging.getLogger("stream_app.agents")
+
+
+class DeadLetters:
+    """Writes dead-letter records (non-blocking), counts them by stage and reason, and logs each."""
+
+    def __init__(self, channel: Any, counts: Counter[str], tracking_topic: str) -> None:
+        self._channel = channel
+        self._counts = counts
+        self._tracking = tracking_topic
+
+    def __call__(self, stage: str, reason: str, message: Any | None = None, value: bytes | None = None,
+                 **extra: Any) -> None:
+        """Send one record: `message` (a Faust message, or anything with topic/partition/offset/key/value)
+        names where it was read; records of the event path name their tracking partition and offset."""
+        self._counts[f"dead_letter:{stage}:{reason.split(':', 1)[0]}"] += 1
+        where = {"topic": getattr(message, "topic", None), "partition": getattr(message, "partition", None),
+                 "offset": getattr(message, "offset", None)}
+        body = deadletter.record(stage, reason, key=getattr(message, "key", None),
+                                 value=value if value is not None else getattr(message, "value", None),
+                                 **where, **extra)
+        if where["topic"] is None:
+            where = {"topic": self._tracking, "partition": extra.get("source_topic_partition"),
+                     "offset": extra.get("source_offset")}
+        event_name = extra.get("event_name")
+        log.warning("dead-letter stage=%s reason=%s event=%s topic=%s partition=%s offset=%s", stage, reason,
+                    event_name, where["topic"], where["partition"], where["offset"],
+                    extra={"stage": stage, "reason": reason,
+                           **log_fields(event_name, where["topic"], where["partition"], where["offset"])})
+        self._send(body)
+
+    def _send(self, body: bytes) -> None:
+        self._channel.send_soon(key=None, value=body)
+
+
+@dataclass
+class Context:
+    """What the agents of one worker share (see the module docstring)."""
+
+    app: faust.App
+    settings: Settings
+    topics: dict[str, TopicSpec]
+    engine: Engine
+    formats: tuple[str, ...] = ()  # the enabled output formats
+    routers: list[Router] = field(default_factory=list)
+    sinks: list[ClickHouseRouter] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    stats: defaultdict[str, RouterStats] = field(default_factory=lambda: defaultdict(RouterStats))
+    commits: Any = None
+    status_view: Any = None
+    dead_letter: Any = None
+    _channels: dict[str, Any] = field(default_factory=dict)
+
+    def channel(self, key: str) -> faust.TopicT:
+        """The Faust topic of a topics.yaml key (raw keys and values: agents and codecs encode them)."""
+        found = self._channels.get(key)
+        if found is None:
+            spec = self.topics[key]
+            found = self._channels[key] = self.channel_of(spec)
+        return found
+
+    def channels(self, *keys: str) -> faust.TopicT:
+        """One Faust topic reading several topics.yaml keys' topics (raw keys and values)."""
+        return self.app.topic(*(self.topics[key].name for key in keys), key_serializer="raw",
+                              value_serializer="raw")
+
+    def channel_of(self, spec: TopicSpec) -> faust.TopicT:
+        """The Faust topic of a declaration (the routers' retry topics are made from a template)."""
+        return self.app.topic(spec.name, partitions=spec.partitions or self.settings.partitions,
+                              replicas=spec.replicas, compacting=spec.compacting, retention=spec.retention,
+                              key_serializer="raw", value_serializer="raw")
+
+
+def build(app: Any, settings: Settings, routers: list[Router] | None = None,
+          sinks: list[ClickHouseRouter] | None = None) -> Context:
+    """The context of a worker: every shared part made once, from validated settings and routers."""
+    specs = topics()
+    ctx = Context(app=app, settings=settings, topics=specs, engine=build_engine(settings),
+                  formats=settings.format_list(), routers=list(routers or []), sinks=list(sinks or []))
+    ctx.commits = EagerCommits(app)
+    ctx.status_view = StatusView(settings, specs["delivery_status"].name)
+    ctx.dead_letter = DeadLetters(ctx.channel("dead_letter"), ctx.counts, specs["tracking"].name)
+    for name in [r.name for r in ctx.routers] + [s.name for s in ctx.sinks]:
+        ctx.stats[name]  # noqa: B018 — listed in the web view from the start, even before any traffic
+    return ctx
