@@ -6,7 +6,7 @@ and keep their state in the objects `register` makes, and do nothing when
 imported. The context holds what several agents share — settings, topic
 declarations, the engine and its formats, the routers and ClickHouse sinks, the
 process-wide counters, per-router stats, eager commits, the delivery-status
-view and the dead-letter writer — and gives them Faust channels of topics.yaml
+view, the dead-letter writer and the schema-registry client — and gives them Faust channels of topics.yaml
 keys (`channel`). Tests build one around a test app and replace the parts they
 watch (`tests/agents/`).
 """
@@ -24,6 +24,7 @@ from stream_app import deadletter
 from stream_app.agents.commits import EagerCommits
 from stream_app.agents.stats import RouterStats
 from stream_app.agents.statusview import StatusView
+from stream_app.codecs.avro import registry_client
 from stream_app.delivery.routers import ClickHouseRouter, Router
 from stream_app.logjson import log_fields
 from stream_app.pipeline import build_engine
@@ -83,6 +84,14 @@ class Context:
     status_view: Any = None
     dead_letter: Any = None
     _channels: dict[str, Any] = field(default_factory=dict)
+    _registry: Any = None
+
+    @property
+    def registry(self) -> Any:
+        """The worker's one schema-registry client (made on first use: importing and testing need none)."""
+        if self._registry is None:
+            self._registry = registry_client(self.settings.schema_registry_url)
+        return self._registry
 
     def channel(self, key: str) -> faust.TopicT:
         """The Faust topic of a topics.yaml key (raw keys and values: agents and codecs encode them)."""

@@ -32,7 +32,7 @@ import orjson
 from stream_app import deadletter
 from stream_app.agents.commits import acknowledge
 from stream_app.agents.stats import StatusReporter
-from stream_app.codecs.avro import AvroDecoder, registry_client
+from stream_app.codecs.avro import AvroDecoder
 from stream_app.codecs.registry import schemas_fetched
 from stream_app.context import Context, log
 from stream_app.delivery.chain import (
@@ -131,8 +131,7 @@ class Delivery:
     def decoder(self, fmt: str) -> AvroDecoder:
         decoder = self._decoders.get(fmt)
         if decoder is None:
-            client = registry_client(self.ctx.settings.schema_registry_url)
-            decoder = self._decoders[fmt] = AvroDecoder(client, self.ctx.topics[fmt].name)
+            decoder = self._decoders[fmt] = AvroDecoder(self.ctx.registry, self.ctx.topics[fmt].name)
         return decoder
 
     def items(self, router: AnyRouter, events: list[Any], fresh: bool) -> list[Item]:
@@ -219,8 +218,8 @@ class Delivery:
         await self.producer.flush()
         ctx.commits.commit_soon(acknowledge(ctx.app, events))
 
-    def agents(self, router: AnyRouter, sender: Sender) -> None:
-        """Register the fresh-traffic agent and one agent per retry tier for a router."""
+    def agents(self, router: AnyRouter, sender: Sender) -> list[Any]:
+        """Register the fresh-traffic agent and one agent per retry tier for a router (returned in that order)."""
         ctx = self.ctx
 
         async def fresh_agent(stream: Any) -> None:
@@ -228,7 +227,7 @@ class Delivery:
             async for batch in stream.take_events(router.batch_size, within=router.batch_max_wait):
                 await self.deliver(router, sender, batch, fresh=True)
 
-        ctx.app.agent(ctx.channel(source(router)), name=f"deliver-{router.name}")(fresh_agent)
+        made = [ctx.app.agent(ctx.channel(source(router)), name=f"deliver-{router.name}")(fresh_agent)]
 
         for tier in range(1, len(router.retry_delays) + 1):
             async def retry_agent(stream: Any) -> None:
@@ -241,7 +240,8 @@ class Delivery:
                     await self.deliver(router, sender, batch, fresh=False)
 
             channel = ctx.channel_of(retry_topic(ctx.topics, router.name, tier))
-            ctx.app.agent(channel, name=f"retry-{router.name}-{tier}")(retry_agent)
+            made.append(ctx.app.agent(channel, name=f"retry-{router.name}-{tier}")(retry_agent))
+        return made
 
 
 def register(ctx: Context) -> Delivery:

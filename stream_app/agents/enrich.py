@@ -23,7 +23,7 @@ import orjson
 from confluent_kafka import KafkaException
 
 from stream_app import deadletter
-from stream_app.codecs.avro import AvroEncoder, registry_client
+from stream_app.codecs.avro import AvroEncoder
 from stream_app.codecs.entries import Entry, source_fields
 from stream_app.codecs.entries import decode as decode_entry
 from stream_app.codecs.registry import until_answered
@@ -62,8 +62,7 @@ class Encoders:
         if encoder is None:
             spec = self._ctx.topics[fmt]
             assert spec.record is not None
-            client = registry_client(self._ctx.settings.schema_registry_url)
-            encoder = self._by_format[fmt] = AvroEncoder(client, spec.name, spec.record)
+            encoder = self._by_format[fmt] = AvroEncoder(self._ctx.registry, spec.name, spec.record)
         return encoder
 
     async def ready(self) -> None:

@@ -33,7 +33,6 @@ import orjson
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from stream_app.agents.enrich import Enricher
-from stream_app.codecs.avro import registry_client
 from stream_app.codecs.entries import Entry
 from stream_app.codecs.registry import schemas_fetched
 from stream_app.compat import confluent_consumer_options
@@ -81,7 +80,7 @@ def tracking_parser(ctx: Context) -> Any:
         return orjson.loads
     from stream_app.codecs.avro import AvroDecoder
 
-    return AvroTracking(AvroDecoder(registry_client(ctx.settings.schema_registry_url), ctx.topics["tracking"].name))
+    return AvroTracking(AvroDecoder(ctx.registry, ctx.topics["tracking"].name))
 
 
 @dataclass(frozen=True, slots=True)

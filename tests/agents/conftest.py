@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from stream_app import context
+from stream_app.agents.statusview import StatusView
 from stream_app.application import build_app
 from stream_app.context import Context
 from stream_app.output import Batch
@@ -64,6 +65,13 @@ class StoredAtOnce:
         self.closed = True
 
 
+class ReadView(StatusView):
+    """The delivery-status view with its topic read to the (empty) end: no consumer is started."""
+
+    def start(self) -> None:
+        self._ready.set()
+
+
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[Context]:
     settings = Settings(app_id="agents-test", broker="kafka://127.0.0.1:9", schema_registry_url="mock://agents-test",
@@ -75,4 +83,5 @@ def ctx(tmp_path: Path) -> Iterator[Context]:
     built = context.build(app, settings)
     built.dead_letter = Letters()
     built.commits = Commits()
+    built.status_view = ReadView(settings, built.topics["delivery_status"].name)
     yield built

@@ -71,7 +71,7 @@ def test_a_message_s_events_become_avro_records_with_the_event_header_and_the_me
     # Every record of both events, in order, Avro-encoded for its format's topic and keyed by actor.
     expected = [(ctx.topics[fmt].name, actor.encode(), record) for outs in want for fmt, actor, record in outs]
     # Read back through the registry the agent registered its schemas with (the in-process mock).
-    decoders = {fmt: AvroDecoder(made.encoders._encoder(fmt)._client, ctx.topics[fmt].name) for fmt in ctx.formats}
+    decoders = {fmt: AvroDecoder(ctx.registry, ctx.topics[fmt].name) for fmt in ctx.formats}
     fmt_of = {ctx.topics[fmt].name: fmt for fmt in ctx.formats}
     got = [(topic, key, decoders[fmt_of[topic]].decode(value)) for topic, key, value, _h in output.records]
     assert [(t, k, r["event_id"]) for t, k, r in got] == [(t, k, r["event_id"]) for t, k, r in expected]
