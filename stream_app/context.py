@@ -7,7 +7,7 @@ imported. The context holds what several agents share — settings, topic
 declarations, the engine and its formats, the routers and ClickHouse sinks, the
 process-wide counters, per-router stats, eager commits, the delivery-status
 view, the dead-letter writer and the schema-registry client — and gives them Faust channels of topics.yaml
-keys (`channel`). Tests build one around a test app and replace the parts they
+declarations (`channel`). Tests build one around a test app and replace the parts they
 watch (`tests/agents/`).
 """
 
@@ -29,7 +29,9 @@ from stream_app.delivery.routers import ClickHouseRouter, Router
 from stream_app.logjson import log_fields
 from stream_app.pipeline import build_engine
 from stream_app.settings import Settings
-from stream_app.topics import TopicSpec, topics
+from stream_app.topics import Topics, TopicSpec, topics
+from stream_app.topics import channel as topic_channel
+from stream_app.topics import channels as topic_channels
 from stream_app.transforms import Engine
 
 log = logging.getLogger("stream_app.agents")
@@ -73,7 +75,7 @@ class Context:
 
     app: faust.App
     settings: Settings
-    topics: dict[str, TopicSpec]
+    topics: Topics
     engine: Engine
     formats: tuple[str, ...] = ()  # the enabled output formats
     routers: list[Router] = field(default_factory=list)
@@ -93,24 +95,16 @@ class Context:
             self._registry = registry_client(self.settings.schema_registry_url)
         return self._registry
 
-    def channel(self, key: str) -> faust.TopicT:
-        """The Faust topic of a topics.yaml key (raw keys and values: agents and codecs encode them)."""
-        found = self._channels.get(key)
+    def channel(self, spec: TopicSpec) -> faust.TopicT:
+        """The Faust topic of a declaration (made once; raw keys and values: agents and codecs encode them)."""
+        found = self._channels.get(spec.name)
         if found is None:
-            spec = self.topics[key]
-            found = self._channels[key] = self.channel_of(spec)
+            found = self._channels[spec.name] = topic_channel(self.app, spec, self.settings.partitions)
         return found
 
-    def channels(self, *keys: str) -> faust.TopicT:
-        """One Faust topic reading several topics.yaml keys' topics (raw keys and values)."""
-        return self.app.topic(*(self.topics[key].name for key in keys), key_serializer="raw",
-                              value_serializer="raw")
-
-    def channel_of(self, spec: TopicSpec) -> faust.TopicT:
-        """The Faust topic of a declaration (the routers' retry topics are made from a template)."""
-        return self.app.topic(spec.name, partitions=spec.partitions or self.settings.partitions,
-                              replicas=spec.replicas, compacting=spec.compacting, retention=spec.retention,
-                              key_serializer="raw", value_serializer="raw")
+    def channels(self, *specs: TopicSpec) -> faust.TopicT:
+        """One Faust topic reading several declared topics."""
+        return topic_channels(self.app, *specs)
 
 
 def build(app: Any, settings: Settings, routers: list[Router] | None = None,
@@ -120,8 +114,8 @@ def build(app: Any, settings: Settings, routers: list[Router] | None = None,
     ctx = Context(app=app, settings=settings, topics=specs, engine=build_engine(settings),
                   formats=settings.format_list(), routers=list(routers or []), sinks=list(sinks or []))
     ctx.commits = EagerCommits(app)
-    ctx.status_view = StatusView(settings, specs["delivery_status"].name)
-    ctx.dead_letter = DeadLetters(ctx.channel("dead_letter"), ctx.counts, specs["tracking"].name)
+    ctx.status_view = StatusView(settings, specs.delivery_status.name)
+    ctx.dead_letter = DeadLetters(ctx.channel(specs.dead_letter), ctx.counts, specs.tracking.name)
     for name in [r.name for r in ctx.routers] + [s.name for s in ctx.sinks]:
         ctx.stats[name]  # noqa: B018 — listed in the web view from the start, even before any traffic
     return ctx

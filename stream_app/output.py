@@ -102,7 +102,7 @@ class OutputProducer:
     """A batching producer with a blocking-until-stored `flush` and awaitable per-batch storage."""
 
     def __init__(self, settings: Settings, dead_letter_topic: str | None = None) -> None:
-        self._dead_letter_topic = dead_letter_topic or topics()["dead_letter"].name
+        self._dead_letter_topic = dead_letter_topic or topics().dead_letter.name
         self._config = {
             "bootstrap.servers": bootstrap_servers(settings.broker),
             # Fewer, fuller produce requests: nothing waits on a batch's storage but its acknowledgement

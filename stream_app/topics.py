@@ -1,7 +1,9 @@
 """Load `topics.yaml` into frozen, typed topic declarations; the one place topic names come from.
 
-Code names a topic by its key (`TOPICS["xapi"].name`); the YAML file is the only
-place a topic name string appears. Unknown keys, unknown value types or a missing
+Code names a topic by its attribute (`topics().xapi.name`; `topics()[fmt]` for a
+key known only at run time, such as an output format) and gets its Faust
+channel here (`channel`): the YAML file is the only place a topic name string
+appears, and this module the only one that makes Faust topics. Unknown keys, unknown value types or a missing
 declaration stop start-up with a message naming the topic and field. A CDC topic
 that declares its LMS `table` is read as `<STREAM_APP_CDC_TOPIC_PREFIX>.<table>`
 when that setting is set (Debezium's own topic names, without a copy of this file).
@@ -10,12 +12,13 @@ when that setting is set (Debezium's own topic names, without a copy of this fil
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+import faust
 import yaml
 
 from stream_app.errors import StreamAppError
@@ -78,6 +81,56 @@ def _spec(key: str, raw: Any) -> TopicSpec:
     return TopicSpec(key=key, **raw)
 
 
+class Topics(Mapping[str, TopicSpec]):
+    """Every declaration of a topics file: the required ones as typed attributes, all of them by key."""
+
+    tracking: TopicSpec
+    cdc_auth_user: TopicSpec
+    cdc_auth_userprofile: TopicSpec
+    cdc_external_id: TopicSpec
+    cdc_external_id_type: TopicSpec
+    cdc_course_overview: TopicSpec
+    cdc_course_blocks: TopicSpec
+    cdc_teams: TopicSpec
+    xapi: TopicSpec
+    caliper: TopicSpec
+    caliper11: TopicSpec
+    events_by_actor: TopicSpec
+    user_changes: TopicSpec
+    waiting: TopicSpec
+    generated_external_ids: TopicSpec
+    dead_letter: TopicSpec
+    schemas: TopicSpec
+    retry: TopicSpec
+    delivery_status: TopicSpec
+
+    def __init__(self, specs: Mapping[str, TopicSpec]) -> None:
+        self._specs = dict(specs)
+        for key in REQUIRED:
+            setattr(self, key, self._specs[key])
+
+    def __getitem__(self, key: str) -> TopicSpec:
+        return self._specs[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
+def channel(app: faust.App, spec: TopicSpec, partitions: int) -> faust.TopicT:
+    """The Faust topic of one declaration, raw keys and values (`partitions` when the declaration has none)."""
+    return app.topic(spec.name, partitions=spec.partitions or partitions, replicas=spec.replicas,
+                     compacting=spec.compacting, retention=spec.retention, key_serializer="raw",
+                     value_serializer="raw")
+
+
+def channels(app: faust.App, *specs: TopicSpec) -> faust.TopicT:
+    """One Faust topic reading several declared topics (raw keys and values)."""
+    return app.topic(*(spec.name for spec in specs), key_serializer="raw", value_serializer="raw")
+
+
 def with_cdc_prefix(specs: dict[str, TopicSpec], prefix: str) -> dict[str, TopicSpec]:
     """The declarations with every LMS CDC topic named `<prefix>.<table>` (Debezium's topic name)."""
     prefix = prefix.strip().rstrip(".")
@@ -114,13 +167,13 @@ def load_topics(path: str | Path | None = None, cdc_prefix: str | None = None) -
     return specs
 
 
-def retry_topic(specs: dict[str, TopicSpec], router: str, tier: int) -> TopicSpec:
+def retry_topic(specs: Mapping[str, TopicSpec], router: str, tier: int) -> TopicSpec:
     """The retry topic of one router and delay tier (1 = the first delay)."""
     template = specs["retry"]
     return replace(template, key=f"retry:{router}:{tier}", name=template.name.format(router=router, tier=tier))
 
 
-def concrete(specs: dict[str, TopicSpec], routers: Iterable[tuple[str, int]] = ()) -> list[TopicSpec]:
+def concrete(specs: Mapping[str, TopicSpec], routers: Iterable[tuple[str, int]] = ()) -> list[TopicSpec]:
     """Every topic to create: the plain declarations plus each (router, tiers) pair's retry topics."""
     out = [spec for key, spec in specs.items() if key not in TEMPLATES]
     for router, tiers in routers:
@@ -129,6 +182,6 @@ def concrete(specs: dict[str, TopicSpec], routers: Iterable[tuple[str, int]] = (
 
 
 @lru_cache(maxsize=1)
-def topics() -> dict[str, TopicSpec]:
+def topics() -> Topics:
     """The process-wide topic declarations."""
-    return load_topics()
+    return Topics(load_topics())

@@ -36,7 +36,7 @@ from stream_app.delivery.alerts import ROUTER_FAILING, Alerter, Mark
 from stream_app.delivery.mailer import SmtpMailer
 from stream_app.logjson import log_fields
 from stream_app.settings import Settings
-from stream_app.topics import TopicSpec
+from stream_app.topics import Topics
 
 MARK_PREFIX = "alerts:"
 
@@ -68,8 +68,8 @@ class Rules:
     stale_after: float
 
     @classmethod
-    def of(cls, settings: Settings, specs: dict[str, TopicSpec]) -> Rules:
-        return cls(specs["dead_letter"].name, specs["delivery_status"].name, max(settings.alert_window, 3600.0))
+    def of(cls, settings: Settings, specs: Topics) -> Rules:
+        return cls(specs.dead_letter.name, specs.delivery_status.name, max(settings.alert_window, 3600.0))
 
     def feed(self, alerter: Alerter, topic: str, body: dict[str, Any], now: float | None = None,
              offset: int | None = None) -> None:
@@ -132,7 +132,7 @@ def register(ctx: Context) -> Alerter | None:
         log.info("alert mails are off (set STREAM_APP_SMTP_HOST and STREAM_APP_ALERT_TO to switch them on)")
         return None
     rules = Rules.of(settings, ctx.topics)
-    status_channel = ctx.channel("delivery_status")
+    status_channel = ctx.channel(ctx.topics.delivery_status)
 
     def remember(router: str, mark: Mark) -> None:
         key, body = MARK_PREFIX + router, mark_body(router, mark)
@@ -140,7 +140,7 @@ def register(ctx: Context) -> Alerter | None:
         status_channel.send_soon(key=key.encode(), value=orjson.dumps(body))
 
     alerter = Alerter(SmtpMailer.from_settings(settings), window=settings.alert_window, remember=remember)
-    channel = ctx.channels("dead_letter", "delivery_status")
+    channel = ctx.channels(ctx.topics.dead_letter, ctx.topics.delivery_status)
 
     async def alerts(stream: Any) -> None:
         """Feed every dead-letter and status record to the alerter."""

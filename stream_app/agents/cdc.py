@@ -82,7 +82,7 @@ def apply(user_changes: Any, table: str, change: Change) -> None:
 
 
 def _cdc_agent(ctx: Context, topic_key: str, table: str) -> None:
-    user_changes = ctx.channel("user_changes")
+    user_changes = ctx.channel(ctx.topics.user_changes)
 
     async def apply_cdc(stream: Any) -> None:
         async for event in stream.events():
@@ -95,7 +95,7 @@ def _cdc_agent(ctx: Context, topic_key: str, table: str) -> None:
             except TransformError as exc:
                 ctx.dead_letter("cdc", exc.reason, message)
 
-    ctx.app.agent(ctx.channel(topic_key), name=f"apply_{table}")(apply_cdc)
+    ctx.app.agent(ctx.channel(ctx.topics[topic_key]), name=f"apply_{table}")(apply_cdc)
 
 
 def _update_user(ctx: Context, message: Any) -> None:
@@ -129,4 +129,4 @@ def register(ctx: Context) -> None:
             except (TransformError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
                 ctx.dead_letter("users", getattr(exc, "reason", type(exc).__name__), event.message)
 
-    ctx.app.agent(ctx.channel("user_changes"), name="update_users")(update_users)
+    ctx.app.agent(ctx.channel(ctx.topics.user_changes), name="update_users")(update_users)

@@ -166,7 +166,7 @@ def _dimension_agent(sinks: Sinks, router: ClickHouseRouter, topic_key: str, obj
             if rows:
                 await sinks.write_until_stored(router, object_name, rows)
 
-    ctx.app.agent(ctx.channel(topic_key), name=f"clickhouse-{router.name}-{object_name}")(write_dimension)
+    ctx.app.agent(ctx.channel(ctx.topics[topic_key]), name=f"clickhouse-{router.name}-{object_name}")(write_dimension)
 
 
 def _enrollment_agent(sinks: Sinks, router: ClickHouseRouter) -> None:
@@ -188,7 +188,8 @@ def _enrollment_agent(sinks: Sinks, router: ClickHouseRouter) -> None:
             if rows:
                 await sinks.write_until_stored(router, "course_enrollment", rows)
 
-    ctx.app.agent(ctx.channel("cdc_course_enrollment"), name=f"clickhouse-{router.name}-enrollments")(write_enrollments)
+    channel = ctx.channel(ctx.topics["cdc_course_enrollment"])
+    ctx.app.agent(channel, name=f"clickhouse-{router.name}-enrollments")(write_enrollments)
 
 
 def _user_rows(router: ClickHouseRouter, message: Any) -> dict[str, Rows]:
@@ -228,7 +229,7 @@ def _personal_data_agent(sinks: Sinks, router: ClickHouseRouter) -> None:
                 if rows:
                     await sinks.write_until_stored(router, object_name, rows)
 
-    ctx.app.agent(ctx.channel("user_changes"), name=f"clickhouse-{router.name}-users")(write_users)
+    ctx.app.agent(ctx.channel(ctx.topics.user_changes), name=f"clickhouse-{router.name}-users")(write_users)
 
 
 async def _retire(sink: ClickHouseSink, user_id: Any) -> None:
@@ -249,7 +250,7 @@ def _retirement_agent(sinks: Sinks, router: ClickHouseRouter) -> None:
             await sinks.until_done(router, f"retirement of user {change.key}", partial(_retire, user_id=change.key))
             ctx.counts[f"clickhouse:{router.name}:retired"] += 1
 
-    ctx.app.agent(ctx.channel("cdc_auth_user"), name=f"clickhouse-{router.name}-retirement")(retire_users)
+    ctx.app.agent(ctx.channel(ctx.topics.cdc_auth_user), name=f"clickhouse-{router.name}-retirement")(retire_users)
 
 
 def register(ctx: Context, delivery: Delivery) -> Sinks:

@@ -126,7 +126,7 @@ class Delivery:
         self.ctx = ctx
         self.producer = producer or OutputProducer(ctx.settings)
         self._decoders: dict[str, AvroDecoder] = {}
-        self.status = StatusReporter(ctx.channel("delivery_status"), ctx.status_view)
+        self.status = StatusReporter(ctx.channel(ctx.topics.delivery_status), ctx.status_view)
 
     def decoder(self, fmt: str) -> AvroDecoder:
         decoder = self._decoders.get(fmt)
@@ -177,7 +177,7 @@ class Delivery:
                     "offset=%s", router.name, meta.last_error, meta.attempts, name, topic, partition, offset,
                     extra=log_fields(name, topic, partition, offset, stage="deliver", reason=meta.last_error,
                                      router=router.name))
-        self.producer.produce(self.ctx.topics["dead_letter"].name, None, record)
+        self.producer.produce(self.ctx.topics.dead_letter.name, None, record)
 
     def settle(self, router: AnyRouter, items: list[Item], outcomes: list[Outcome]) -> None:
         """Each item's way on: delivered (counted, logged), the next retry topic, or the dead-letter topic."""
@@ -227,7 +227,7 @@ class Delivery:
             async for batch in stream.take_events(router.batch_size, within=router.batch_max_wait):
                 await self.deliver(router, sender, batch, fresh=True)
 
-        made = [ctx.app.agent(ctx.channel(source(router)), name=f"deliver-{router.name}")(fresh_agent)]
+        made = [ctx.app.agent(ctx.channel(ctx.topics[source(router)]), name=f"deliver-{router.name}")(fresh_agent)]
 
         for tier in range(1, len(router.retry_delays) + 1):
             async def retry_agent(stream: Any) -> None:
@@ -239,7 +239,7 @@ class Delivery:
                         await asyncio.sleep(due - time.time())
                     await self.deliver(router, sender, batch, fresh=False)
 
-            channel = ctx.channel_of(retry_topic(ctx.topics, router.name, tier))
+            channel = ctx.channel(retry_topic(ctx.topics, router.name, tier))
             made.append(ctx.app.agent(channel, name=f"retry-{router.name}-{tier}")(retry_agent))
         return made
 

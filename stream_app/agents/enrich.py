@@ -89,11 +89,11 @@ class Enricher:
         # One lookup per event (TableLookup over the tables), told whether it may generate external ids.
         self.lookup = lookup or (lambda may_generate: TableLookup(self.namespace, may_generate))
         self.acks = InOrderAcks(ENRICH_IN_FLIGHT)
-        self.events_by_actor = ctx.channel("events_by_actor")
-        self.waiting = ctx.channel("waiting")
-        self.generated_ids = ctx.channel("generated_external_ids")
+        self.events_by_actor = ctx.channel(ctx.topics.events_by_actor)
+        self.waiting = ctx.channel(ctx.topics.waiting)
+        self.generated_ids = ctx.channel(ctx.topics.generated_external_ids)
         self.output_topics = {fmt: ctx.topics[fmt].name for fmt in ctx.formats}
-        self.partitions = ctx.topics["events_by_actor"].partitions or settings.partitions
+        self.partitions = ctx.topics.events_by_actor.partitions or settings.partitions
         self.namespace = settings.external_id_namespace if settings.generate_external_ids else None
         self.published: set[tuple[str, str]] = set()  # generated ids this worker has published
         self.agent: Any = None  # the Faust agent (set by `register`)
@@ -157,7 +157,7 @@ class Enricher:
                 name = entry.event.get("name")
                 log.exception("enrich: internal error on event %s (tracking partition %s offset %s)", name,
                               entry.partition, entry.offset,
-                              extra=log_fields(name, self.ctx.topics["tracking"].name, entry.partition,
+                              extra=log_fields(name, self.ctx.topics.tracking.name, entry.partition,
                                                entry.offset))
                 dead_letter("enrich", f"internal_error:{type(exc).__name__}", event_name=name,
                             **source_fields(entry))

@@ -80,7 +80,7 @@ def tracking_parser(ctx: Context) -> Any:
         return orjson.loads
     from stream_app.codecs.avro import AvroDecoder
 
-    return AvroTracking(AvroDecoder(ctx.registry, ctx.topics["tracking"].name))
+    return AvroTracking(AvroDecoder(ctx.registry, ctx.topics.tracking.name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +101,8 @@ class TrackingIngest:
         self.ctx = ctx
         self.partition_of = partition_of  # the enricher's: the users table's partition of an actor key
         self.parse = tracking_parser(ctx)
-        self.tracking = ctx.topics["tracking"].name
-        self.events_by_actor = ctx.topics["events_by_actor"].name
+        self.tracking = ctx.topics.tracking.name
+        self.events_by_actor = ctx.topics.events_by_actor.name
         self.lag: dict[tuple[str, int], int] = {}
         self._consumer: Consumer | None = None
         self._producer: OutputProducer | None = None

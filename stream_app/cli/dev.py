@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _print_output(bootstrap: str, registry_url: str, idle: float, keep_running: bool) -> int:
-    name = topics()["xapi"].name
+    name = topics().xapi.name
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "stream-app-dev-viewer",
                          "session.timeout.ms": 6000, "enable.auto.commit": False})
     decoder = AvroDecoder(registry_client(registry_url), name)

@@ -56,7 +56,7 @@ def load_command(paths: tuple[str, ...], broker: str | None, topic: str | None, 
         raise click.ClickException(str(exc)) from exc
     if not sources:
         raise click.ClickException("no files to load")
-    name = topic or topics()["tracking"].name
+    name = topic or topics().tracking.name
     bootstrap = bootstrap_servers(broker or settings.broker)
     limit = size_limit(bootstrap, name)  # asked in a dry run too: it must refuse what the real run refuses
     sink: Sink = DryRun() if dry_run else KafkaSink(bootstrap, name, settings.broker_flavor, limit.max_bytes)

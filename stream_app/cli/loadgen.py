@@ -45,7 +45,7 @@ def loadgen_command(rate: float, duration: str, users: int, courses: int, seed_v
         return
     seconds = parse_duration(duration)
     generator = Generator(users, courses, seed_value)
-    sink = KafkaSink(bootstrap, topics()["tracking"].name, settings.broker_flavor)
+    sink = KafkaSink(bootstrap, topics().tracking.name, settings.broker_flavor)
     pacer = Pacer(rate)
     sent = 0
     started = last_report = time.monotonic()

@@ -46,7 +46,7 @@ def replay_command(to_datetime: str | None, to_earliest: bool, to_offset: int | 
         raise click.UsageError("give exactly one of --to-datetime, --to-earliest, --to-offset")
     settings = get_settings()
     specs = topics()
-    name = specs[topic].name if topic in specs else (topic or specs["tracking"].name)
+    name = specs[topic].name if topic is not None and topic in specs else (topic or specs.tracking.name)
     workers = group is None
     group = group or settings.tracking_group()
     try:

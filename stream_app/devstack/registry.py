@@ -192,7 +192,7 @@ async def run_registry(host: str, port: int, bootstrap: str | None, *, topic: st
     """Serve the registry until cancelled; with `bootstrap` (`host:port` or `kafka://...`), stored in Kafka."""
     storage = None
     if bootstrap:
-        spec = topics()["schemas"]
+        spec = topics().schemas
         storage = KafkaRegistryLog(bootstrap_servers(bootstrap), replace(spec, name=topic) if topic else spec)
     registry = SchemaRegistry(storage)
     restored = await registry.load()

@@ -92,7 +92,7 @@ def read_topic(settings: Settings, name: str, since: float | None = None, idle: 
 
 def dead_letters(settings: Settings) -> Iterator[tuple[Message, dict[str, Any]]]:
     """The dead-letter topic's records, decoded (undecodable ones are skipped)."""
-    for message in read_topic(settings, topics()["dead_letter"].name):
+    for message in read_topic(settings, topics().dead_letter.name):
         try:
             body = orjson.loads(message.value() or b"")
         except orjson.JSONDecodeError:
@@ -169,7 +169,7 @@ class Resender:
         self.sent[router] += 1
 
     def to_tracking(self, value: bytes) -> None:
-        self._send(topics()["tracking"].name, None, value, None)
+        self._send(topics().tracking.name, None, value, None)
         self.sent["tracking"] += 1
 
     def _send(self, name: str, key: bytes | None, value: bytes, headers: Any) -> None:
