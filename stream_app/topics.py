@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import faust
+import orjson
 import yaml
 
 from stream_app.errors import StreamAppError
@@ -59,6 +60,25 @@ class TopicSpec:
     retention: float | None = None
     description: str = ""
     table: str | None = None  # the LMS table a CDC topic carries (named `<cdc prefix>.<table>` with a prefix)
+
+    def encode(self, value: Any) -> bytes:
+        """A value as this topic's bytes, by its declared `value`: json (orjson) or raw (bytes as they are).
+
+        Avro topics are encoded with the schema registry (`codecs.avro`, the output records' codec).
+        """
+        if self.value == "json":
+            return orjson.dumps(value)
+        if self.value == "raw" and isinstance(value, bytes):
+            return value
+        raise TopicsFileError(f"topic {self.key!r}: a {self.value} value cannot encode {type(value).__name__}")
+
+    def decode(self, data: bytes) -> Any:
+        """This topic's bytes as a value (json raises orjson.JSONDecodeError on bad bytes; raw returns them)."""
+        if self.value == "json":
+            return orjson.loads(data)
+        if self.value == "raw":
+            return data
+        raise TopicsFileError(f"topic {self.key!r}: avro values are decoded with the schema registry")
 
 
 _FIELDS = {f.name for f in fields(TopicSpec)} - {"key"}

@@ -44,6 +44,7 @@ from stream_app.tables.stream import (
     usernames,
     users,
 )
+from stream_app.topics import topics
 
 CDC_TOPICS = {
     "cdc_auth_user": "auth_user",
@@ -58,7 +59,7 @@ CDC_TOPICS = {
 
 def decode_user_change(message: Any) -> tuple[str, str, Change]:
     """(user id, source table, change) of a `user-changes` record, as `apply` wrote it."""
-    body = orjson.loads(message.value)
+    body = topics().user_changes.decode(message.value)
     return orjson.loads(message.key), body["table"], Change(body["op"], body["row"], body["key"])
 
 
@@ -68,7 +69,7 @@ def apply(user_changes: Any, table: str, change: Change) -> None:
         user_id = user_key_of(table, change)
         if user_id is not None:
             body = {"table": table, "op": change.op, "row": change.row, "key": change.key}
-            user_changes.send_soon(key=orjson.dumps(user_id), value=orjson.dumps(body))
+            user_changes.send_soon(key=orjson.dumps(user_id), value=topics().user_changes.encode(body))
     elif table == "external_user_ids_externalidtype":
         put_global(external_id_types, *external_id_type_row(change))
     elif table == "course_overviews_courseoverview":

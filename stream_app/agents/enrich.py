@@ -106,8 +106,8 @@ class Enricher:
         """Park an event whose user or course is missing on the waiting topic (dead-letter it once expired)."""
         settings = self.ctx.settings
         meta = entry.meta or {"first": time.time(), "attempt": 0}
-        body = orjson.dumps({"entry": entry.encode(), "meta": meta, "reason": reason,
-                             "due": time.time() + settings.late_dimension_retry})
+        body = self.ctx.topics.waiting.encode({"entry": entry.encode(), "meta": meta, "reason": reason,
+                                               "due": time.time() + settings.late_dimension_retry})
         expired = time.time() - meta["first"] >= settings.late_dimension_wait
         # An event larger than a broker takes in one record cannot wait on the waiting topic either.
         if expired or len(body) > deadletter.MAX_RECORD_BYTES:
@@ -130,15 +130,16 @@ class Enricher:
                 self.published.add((user_id, id_type))
                 self.generated_ids.send_soon(
                     key=orjson.dumps(f"{user_id}:{id_type}"),
-                    value=orjson.dumps({"user_id": int(user_id) if user_id.isdigit() else user_id, "type": id_type,
-                                        "external_user_id": value}),
+                    value=self.ctx.topics.generated_external_ids.encode(
+                        {"user_id": int(user_id) if user_id.isdigit() else user_id, "type": id_type,
+                         "external_user_id": value}),
                 )
 
     def enrich(self, message: Any, batch: Batch) -> None:
         """Enrich, transform and produce the events of one events-by-actor message into `batch`."""
         dead_letter = self.ctx.dead_letter
         try:
-            items = orjson.loads(message.value)
+            items = self.ctx.topics.events_by_actor.decode(message.value)
         except orjson.JSONDecodeError:
             dead_letter("enrich", "invalid_json", message)
             return

@@ -42,6 +42,7 @@ from stream_app.logjson import log_fields
 from stream_app.output import Batch, InOrderAcks, OutputProducer, refusal_reason
 from stream_app.pipeline import AvroTracking, route
 from stream_app.tables.stream import routing_key
+from stream_app.topics import topics
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -56,7 +57,7 @@ MESSAGE_BYTES = 512_000
 
 def messages(entries: list[Entry], limit: int = MESSAGE_BYTES) -> list[tuple[bytes, list[Entry]]]:
     """`entries` as events-by-actor message values of at most `limit` bytes (one entry may exceed it), in order."""
-    value = orjson.dumps([entry.encode() for entry in entries])
+    value = topics().events_by_actor.encode([entry.encode() for entry in entries])
     if len(value) <= limit or len(entries) == 1:
         return [(value, entries)]
     half = len(entries) // 2

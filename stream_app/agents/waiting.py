@@ -35,7 +35,7 @@ def register(ctx: Context, enricher: Enricher) -> Any:
         async for event in stream.events():
             message = event.message
             try:
-                body = orjson.loads(message.value)
+                body = ctx.topics.waiting.decode(message.value)
                 delay = float(body["due"]) - time.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
@@ -46,7 +46,7 @@ def register(ctx: Context, enricher: Enricher) -> Any:
                     user_id = usernames.get(entry.key)
                     if user_id is not None:
                         entry.key = str(user_id)
-                await enricher.events_by_actor.send(value=orjson.dumps([entry.encode()]),
+                await enricher.events_by_actor.send(value=ctx.topics.events_by_actor.encode([entry.encode()]),
                                                     partition=enricher.partition_of(entry.key))
                 ctx.counts["retried"] += 1
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, TransformError) as exc:
