@@ -189,7 +189,10 @@ class Delivery:
                 stats.last_success = now
                 if item.emitted is not None:
                     DELIVERY_LATENCY.labels(router.name).observe(max(0.0, now - item.emitted))
-                STATEMENT_LOGS[source(router)].info("%s", orjson.dumps(item.payload).decode())
+                logger = STATEMENT_LOGS[source(router)]
+                if logger.isEnabledFor(logging.INFO) and item.record is not None:
+                    # The statement's JSON as the record carries it: not serialised again for the log line.
+                    logger.info("%s", item.record[PAYLOAD_FIELD[source(router)]])
                 continue
             stats.last_error, stats.last_error_at = outcome.reason, now
             step = after_failure(item.meta, outcome.reason, router.retry_delays, retryable=outcome.kind == "retry",
