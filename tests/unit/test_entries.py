@@ -57,3 +57,18 @@ def test_a_tracking_log_event_object_is_not_carried_twice() -> None:
     back = decode(orjson.loads(wire)[0])
     assert back == entry and back.event["data"] is back.event["event"]
     assert normalise(orjson.loads(entry.header())) == entry.event  # what the delivery agents match on
+
+
+def test_a_topic_s_declared_value_type_is_its_codec() -> None:
+    from stream_app.topics import TopicsFileError, topics
+
+    specs = topics()
+    assert specs.waiting.value == "json" and specs.waiting.decode(specs.waiting.encode({"a": [1]})) == {"a": [1]}
+    with pytest.raises(orjson.JSONDecodeError):
+        specs.events_by_actor.decode(b"{not json")
+    assert specs.tracking.value == "raw" and specs.tracking.decode(b"\x00bytes") == b"\x00bytes"
+    with pytest.raises(TopicsFileError):
+        specs.tracking.encode({"a": 1})  # a raw topic takes bytes only
+    with pytest.raises(TopicsFileError):
+        specs.xapi.decode(b"\x00")  # Avro goes through the schema registry (codecs.avro), not the declaration
+    assert specs["xapi"] is specs.xapi  # typed attribute and key give the same declaration
