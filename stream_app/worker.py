@@ -20,8 +20,7 @@ from stream_app.delivery.routers import (
     ClickHouseRouter,
     Router,
     RoutersFileError,
-    configured_clickhouse,
-    configured_routers,
+    configured,
 )
 from stream_app.extras import MissingExtra, require
 from stream_app.settings import Settings, get_settings
@@ -41,8 +40,7 @@ def _check_or_exit() -> tuple[Settings, list[Router], list[ClickHouseRouter]]:
         print(f"stream_app: invalid setting: {where}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
-        routers = configured_routers(settings)
-        sinks = configured_clickhouse(settings)
+        routers, sinks = configured(settings)  # the routers file, read once
     except RoutersFileError as exc:
         # One line naming the router and field: what an operator needs to fix the file.
         print(f"stream_app: invalid routers file: {exc}", file=sys.stderr)

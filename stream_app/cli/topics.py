@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import click
 
-from stream_app.delivery.routers import RoutersFileError, configured_clickhouse, configured_routers
+from stream_app.delivery.routers import RoutersFileError, configured
 from stream_app.kafka import bootstrap_servers, ensure_topics
 from stream_app.settings import get_settings
 from stream_app.topics import TopicsFileError, concrete, topics
@@ -35,8 +35,8 @@ def create_command(broker: str | None, partitions: int | None, replication_facto
     """Create the declared topics that do not exist yet; print each one created."""
     settings = get_settings()
     try:
-        routers = [(r.name, len(r.retry_delays)) for r in configured_routers(settings)]
-        routers += [(r.name, len(r.retry_delays)) for r in configured_clickhouse(settings)]
+        http, sinks = configured(settings)
+        routers = [(r.name, len(r.retry_delays)) for r in http] + [(r.name, len(r.retry_delays)) for r in sinks]
         specs = concrete(topics(), routers)
     except (RoutersFileError, TopicsFileError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -334,22 +334,22 @@ def _clickhouse_router(raw: dict[str, Any], name: str, where: str, env: Mapping[
     )
 
 
-def configured_routers(settings: Any) -> list[Router]:
-    """The routers of `settings.routers_file` (none when it is not set); errors stop start-up."""
+def configured(settings: Any) -> tuple[list[Router], list[ClickHouseRouter]]:
+    """The HTTP routers and ClickHouse sinks of `settings.routers_file`, read once (none when it is not set);
+    errors stop start-up."""
     if not settings.routers_file:
-        return []
-    routers = load_routers(settings.routers_file)
+        return [], []
+    everything = load_all_routers(settings.routers_file)
+    routers = [r for r in everything if isinstance(r, Router)]
+    sinks = [r for r in everything if isinstance(r, ClickHouseRouter)]
     _check_enabled(routers, settings.format_list())
-    return routers
-
-
-def configured_clickhouse(settings: Any) -> list[ClickHouseRouter]:
-    """The ClickHouse sinks of `settings.routers_file` (none when it is not set)."""
-    if not settings.routers_file:
-        return []
-    sinks = load_clickhouse_routers(settings.routers_file)
     _check_enabled(sinks, settings.format_list())
-    return sinks
+    return routers, sinks
+
+
+def configured_routers(settings: Any) -> list[Router]:
+    """The HTTP routers of `settings.routers_file` (see `configured`)."""
+    return configured(settings)[0]
 
 
 def source(router: Router | ClickHouseRouter) -> str:
