@@ -12,7 +12,8 @@ this test's broker and registry addresses — then one of three commands runs:
     consume CONFIG COUNT OUT  edx-event-bus-kafka's KafkaEventConsumer, whose messages go through
                             openedx-events' deserialiser and event-tracking's signal handler to the
                             backend ERB's event-bus router sits at; this records what that backend is
-                            handed (the `timestamp`'s type, str() and isoformat) as JSONL in OUT.
+                            handed (the `timestamp`'s type, str() and isoformat) as JSONL in OUT. Its
+                            session timeout is 6 s (librdkafka's 45 s default makes the join slow here).
     ids STATEMENTS          for each JSONL line `{"statement", "timestamp", "child_id"}`, ERB's statement
                             id formula with tincan's own Agent/Verb JSON: one id per line on stdout.
 
