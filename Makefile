@@ -70,7 +70,7 @@ $(TUTOR_PLUGIN_STAMP): $(TUTOR_STAMP) $(TUTOR_PLUGIN_FILES)
 	rm -rf tutor-plugin/build
 	touch $(TUTOR_PLUGIN_STAMP)
 
-.PHONY: install ralph lms promtool tutor tutor-plugin-names tutor-plugin-topics run test lint bench
+.PHONY: install ralph lms promtool tutor tutor-plugin-names tutor-plugin-topics run test test-deps lint bench
 install: $(STAMP)
 
 ralph: $(RALPH_STAMP)
@@ -98,7 +98,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check stream_app tests benchmarks tutor-plugin
 	$(BIN)/mypy
 
-test: lint $(RALPH_STAMP) $(LMS_STAMP) promtool $(TUTOR_PLUGIN_STAMP)
+# What the tests need besides .venv: the other virtualenvs and promtool.
+test-deps: $(RALPH_STAMP) $(LMS_STAMP) promtool $(TUTOR_PLUGIN_STAMP)
+
+# The virtualenvs install side by side (pip mostly waits on downloads and builds) while lint runs; each
+# target's output is printed whole when it is done. Then the suite, on the xdist workers of pyproject.toml.
+test:
+	$(MAKE) -j4 --output-sync=target lint test-deps
 	$(BIN)/pytest
 
 bench: $(STAMP)

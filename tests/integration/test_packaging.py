@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# One xdist worker runs this module, so the module's virtualenv is built once (not once per worker).
+pytestmark = pytest.mark.xdist_group("packaging")
 
 
 class Venv:
