@@ -12,10 +12,11 @@ partition of the actor; several when that would pass `MESSAGE_BYTES` — which
 the enrich agent consumes. Each event is parsed and normalised here, once: the
 entries carry the normalised event (`codecs.entries`). A batch's offsets are
 stored and committed (asynchronously, at once) only once those messages are
-stored, while the next batches are already read and routed: at-least-once,
-as in the agents (after a crash the batches under way and one whose commit was
-in flight are routed again; statement ids are deterministic). The consumer's
-blocking calls run in the executor; routing runs on the event loop, like every
+stored: at-least-once, as in the agents (after a crash the batch under way and
+one whose commit was in flight are routed again; statement ids are
+deterministic). Reading the next batch while one is stored was tried and
+measured no faster (the enrich agent, not this loop, bounds a worker). The
+consumer's blocking calls run in the executor; routing runs on the event loop, like every
 agent, so tables, counters and the dead-letter writer are used from one thread.
 """
 
@@ -39,7 +40,7 @@ from stream_app.compat import confluent_consumer_options
 from stream_app.context import Context
 from stream_app.kafka import bootstrap_servers
 from stream_app.logjson import log_fields
-from stream_app.output import Batch, InOrderAcks, OutputProducer, refusal_reason
+from stream_app.output import OutputProducer, refusal_reason
 from stream_app.pipeline import AvroTracking, route
 from stream_app.tables.stream import routing_key
 from stream_app.topics import topics
@@ -47,9 +48,6 @@ from stream_app.topics import topics
 log = logging.getLogger(__name__)
 BATCH = 1000
 WITHIN = 0.05  # seconds a partial batch waits for more records
-# Routed batches the broker may still be storing while the next is read: waiting for each one's storage
-# before reading on left the whole worker waiting a producer linger and a round trip per batch.
-IN_FLIGHT = 2
 # One events-by-actor message stays well under the 1 MB a producer or broker accepts by default: a batch of
 # large events (problem submissions, open responses) is split, in order, into several messages.
 MESSAGE_BYTES = 512_000
@@ -110,7 +108,6 @@ class TrackingIngest:
         # librdkafka must not close a consumer while another thread is inside its consume().
         self._busy = threading.Lock()
         self._joined = False
-        self._acks = InOrderAcks(IN_FLIGHT)
 
     def _open(self) -> Consumer:
         settings = self.ctx.settings
@@ -166,10 +163,10 @@ class TrackingIngest:
                 dead_letter("parse", f"internal_error:{type(exc).__name__}", self._source(message))
         return groups
 
-    def _produce(self, producer: OutputProducer, partition: int, entries: list[Entry], batch: Batch) -> None:
+    def _produce(self, producer: OutputProducer, partition: int, entries: list[Entry]) -> None:
         for value, chunk in messages(entries):
             try:
-                producer.produce(self.events_by_actor, None, value, partition=partition, batch=batch)
+                producer.produce(self.events_by_actor, None, value, partition=partition)
             except KafkaException as exc:  # an event too large for any message: dead-lettered, the rest go on
                 for entry in chunk:
                     self.ctx.dead_letter("output", refusal_reason(exc), value=entry.original(),
@@ -223,7 +220,6 @@ class TrackingIngest:
         consumer = self._consumer = await loop.run_in_executor(None, self._open)
         producer = self._producer = OutputProducer(self.ctx.settings)
         counts = self.ctx.counts
-        self._acks = InOrderAcks(IN_FLIGHT)
         try:
             while True:
                 messages = await loop.run_in_executor(None, self._consume, consumer)
@@ -240,9 +236,9 @@ class TrackingIngest:
                 if isinstance(self.parse, AvroTracking):  # event-bus Avro: schemas first met are fetched off the loop
                     await schemas_fetched(self.parse.decoder, (message.value() for message in good), counts)
                 try:
-                    batch = producer.batch()
                     for partition, entries in self.route_batch(good).items():
-                        self._produce(producer, partition, entries, batch)
+                        self._produce(producer, partition, entries)
+                    await producer.flush()
                 except Exception:  # noqa: BLE001 — never stop reading: go back and route the batch again
                     counts["tracking:batch_retried"] += 1
                     first, last = good[0], good[-1]
@@ -250,13 +246,10 @@ class TrackingIngest:
                                   "offset %s); reading it again in 1 s", len(good), first.partition(),
                                   first.offset(), last.partition(), last.offset(),
                                   extra=log_fields(None, first.topic(), first.partition(), first.offset()))
-                    await producer.flush()  # what was queued of it is stored before the records are read again
                     await loop.run_in_executor(None, self._rewind, consumer, good)
                     await asyncio.sleep(1)
                     continue
-                # The next batch is read and routed while the broker stores this one; its offsets are stored
-                # and committed once its messages are (in order, by `acks`).
-                await self._acks.add(batch, [good], lambda done: self._done(consumer, done))
+                self._done(consumer, good)
         finally:
             self.close()
 
@@ -268,7 +261,6 @@ class TrackingIngest:
                 return
             if self._producer is not None:
                 self._producer.close()
-                self._acks.release()  # batches stored by the close: their offsets are committed below
             if self.ctx.settings.broker_flavor == "tansu":
                 # The embedded broker never forgets a member that leaves in the middle of its first join: the
                 # group then refuses every later member. Finish joining (records read meanwhile are not
