@@ -63,13 +63,14 @@ def decode_user_change(message: Any) -> tuple[str, str, Change]:
     return orjson.loads(message.key), body["table"], Change(body["op"], body["row"], body["key"])
 
 
-def apply(user_changes: Any, table: str, change: Change) -> None:
+def apply(ctx: Context, table: str, change: Change) -> None:
     """Apply one decoded change: user rows onto `user-changes` (keyed by user), the rest to global tables."""
     if table in USER_TABLES:
         user_id = user_key_of(table, change)
         if user_id is not None:
             body = {"table": table, "op": change.op, "row": change.row, "key": change.key}
-            user_changes.send_soon(key=orjson.dumps(user_id), value=topics().user_changes.encode(body))
+            ctx.channel(ctx.topics.user_changes).send_soon(key=orjson.dumps(user_id),
+                                                           value=ctx.topics.user_changes.encode(body))
     elif table == "external_user_ids_externalidtype":
         put_global(external_id_types, *external_id_type_row(change))
     elif table == "course_overviews_courseoverview":
@@ -83,15 +84,13 @@ def apply(user_changes: Any, table: str, change: Change) -> None:
 
 
 def _cdc_agent(ctx: Context, topic_key: str, table: str) -> None:
-    user_changes = ctx.channel(ctx.topics.user_changes)
-
     async def apply_cdc(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
             try:
                 change = decode(message.key, message.value, table)
                 if change is not None:
-                    apply(user_changes, table, change)
+                    apply(ctx, table, change)
                     ctx.counts[f"cdc:{table}"] += 1
             except TransformError as exc:
                 ctx.dead_letter("cdc", exc.reason, message)

@@ -43,7 +43,7 @@ from stream_app.logjson import log_fields
 from stream_app.output import OutputProducer, refusal_reason
 from stream_app.pipeline import AvroTracking, route
 from stream_app.tables.stream import routing_key
-from stream_app.topics import topics
+from stream_app.topics import TopicSpec
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -53,13 +53,14 @@ WITHIN = 0.05  # seconds a partial batch waits for more records
 MESSAGE_BYTES = 512_000
 
 
-def messages(entries: list[Entry], limit: int = MESSAGE_BYTES) -> list[tuple[bytes, list[Entry]]]:
-    """`entries` as events-by-actor message values of at most `limit` bytes (one entry may exceed it), in order."""
-    value = topics().events_by_actor.encode([entry.encode() for entry in entries])
+def messages(spec: TopicSpec, entries: list[Entry], limit: int = MESSAGE_BYTES) -> list[tuple[bytes, list[Entry]]]:
+    """`entries` as message values of `spec` (events-by-actor) of at most `limit` bytes (one entry may exceed
+    it), in order."""
+    value = spec.encode([entry.encode() for entry in entries])
     if len(value) <= limit or len(entries) == 1:
         return [(value, entries)]
     half = len(entries) // 2
-    return messages(entries[:half], limit) + messages(entries[half:], limit)
+    return messages(spec, entries[:half], limit) + messages(spec, entries[half:], limit)
 
 
 def in_label(name: str | None, known: frozenset[str]) -> str:
@@ -164,7 +165,7 @@ class TrackingIngest:
         return groups
 
     def _produce(self, producer: OutputProducer, partition: int, entries: list[Entry]) -> None:
-        for value, chunk in messages(entries):
+        for value, chunk in messages(self.ctx.topics.events_by_actor, entries):
             try:
                 producer.produce(self.events_by_actor, None, value, partition=partition)
             except KafkaException as exc:  # an event too large for any message: dead-lettered, the rest go on
