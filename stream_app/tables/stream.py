@@ -99,11 +99,18 @@ def put_global(table: Any, key: str, value: Any) -> None:
     worker, kept reading the stale one. Producing only to the changelog, keyed and partitioned as
     Faust does, gives every worker, the writer included, one copy per key. The change is readable a
     moment later, once read back; events that need it meanwhile are held and retried.
+
+    Sent without `Table.send_changelog`'s callback: it records the sent offset in the local store as
+    applied, which is true of Faust's own writes (local first) but not of this one (applied only when
+    read back). A rebalance or restart before the read-back then resumed the changelog past records
+    this worker never applied, and it lost them for good: a worker whose `external_id_types` stayed
+    empty held every event it enriched (issue 18, two workers).
     """
-    if value is None:
-        table.send_changelog(None, key, None, value_serializer="raw")  # a tombstone, as Faust's own deletes
-    else:
-        table.send_changelog(None, key, value)
+    table.changelog_topic.send_soon(
+        key=key, value=value, partition=None, key_serializer=table.key_serializer,
+        # A delete is a tombstone (no value), as Faust's own deletes.
+        value_serializer="raw" if value is None else table.value_serializer,
+        eager_partitioning=True)
 
 
 users = _table("users", "user records by user id")
