@@ -5,7 +5,9 @@ module (through `stream_app.app`). First the settings and the routers file are
 validated (`_check_or_exit`: one line and exit status 2 for a bad value, read
 once here); a `chdb://` ClickHouse sink without the `chdb` extra installed
 stops it there too (the sink opens lazily, in an agent that would otherwise
-retry the import forever). Then `stream_app.context.build` makes the parts the
+retry the import forever). Global-table stores written by a version that
+could skip their changes are deleted, once, to be rebuilt from their changelogs
+(`tables.stream.rebuild_unsafe_global_stores`). Then `stream_app.context.build` makes the parts the
 agents share, and each agent module's `register` defines its agents with them,
 in the one explicit list below: adding an agent module means adding it here.
 """
@@ -60,7 +62,9 @@ _settings, _routers, _sinks = _check_or_exit()
 from stream_app import context, web  # noqa: E402
 from stream_app.agents import alerts, cdc, clickhouse, delivery, enrich, ingest, waiting  # noqa: E402
 from stream_app.application import app  # noqa: E402
+from stream_app.tables.stream import rebuild_unsafe_global_stores  # noqa: E402
 
+rebuild_unsafe_global_stores(app.conf.tabledir)  # before Faust opens any store
 app.retry_tiers = [(r.name, len(r.retry_delays)) for r in _routers] + [(s.name, len(s.retry_delays)) for s in _sinks]
 ctx = context.build(app, _settings, _routers, _sinks)
 _enricher = enrich.register(ctx)

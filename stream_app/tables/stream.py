@@ -5,15 +5,21 @@ hashed from the same JSON key bytes), so the enrich agent finds an event's user
 in its local shard. `usernames` (username → user id) is global, so that any
 worker can route an event that names its user only by username to the user's
 partition. Courses, blocks and external-id types are small and global too.
+Global tables are written through their changelog only (`put_global`) and read
+back by every worker; `rebuild_unsafe_global_stores` deletes, once, the global
+stores of a data dir written by a version that could skip their changes.
 """
 
 from __future__ import annotations
 
+import logging
+import shutil
 import uuid
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from faust.streams import _current_event
@@ -31,7 +37,10 @@ from stream_app.tables.dimensions import (
 )
 from stream_app.transforms.dimensions import Block, Course, Team, User
 
+log = logging.getLogger(__name__)
 _PARTITIONS = app.stream_settings.partitions
+# In the table directory: its global stores hold only what this worker read back from their changelogs.
+READ_BACK_MARK = "global-stores-read-back"
 CACHES: dict[str, ReadCache] = {}
 
 
@@ -139,6 +148,32 @@ async def _on_rebalance(*_: Any, **__: Any) -> None:
 
 app.on_partitions_revoked.connect(_on_rebalance)
 app.on_partitions_assigned.connect(_on_rebalance)
+
+
+def rebuild_unsafe_global_stores(tabledir: Path) -> list[str]:
+    """Delete the global tables' local stores once if an earlier version wrote them; returns what went.
+
+    Before `put_global` stopped recording sent offsets as applied, a worker could hold a global
+    store whose offset is past records it never applied, and would never read them again. Such a
+    store is rebuilt from its changelog (all of it: a one-time cost at the first start after the
+    upgrade). A table directory with the mark, or without any store yet, keeps what it has.
+    """
+    tabledir.mkdir(parents=True, exist_ok=True)
+    mark = tabledir / READ_BACK_MARK
+    if mark.exists():
+        return []
+    removed = []
+    for name, table in TABLES.items():
+        if not table.is_global:
+            continue
+        for path in sorted(tabledir.glob(f"{name}-*.db")) + sorted(tabledir.glob(f"{name}-backups")):
+            shutil.rmtree(path)
+            removed.append(path.name)
+    if removed:
+        log.warning("rebuilding the global tables' stores from their changelogs (written by an earlier version, "
+                    "they may lack changes): removed %s", ", ".join(removed))
+    mark.write_text("global stores hold only what their changelogs gave back\n")
+    return removed
 
 
 def routing_key(key: str) -> str:

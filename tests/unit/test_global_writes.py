@@ -9,6 +9,7 @@ every event it enriched.
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -56,3 +57,23 @@ def test_a_global_delete_is_a_tombstone(courses: Any) -> None:
     [record] = delivered.sent
     assert (record["key"], record["value"], record["value_serializer"]) == ("course-v1:edX+DemoX+Demo", None, "raw")
     assert persisted == []
+
+
+def test_global_stores_of_an_earlier_version_are_rebuilt_once(tmp_path: Path) -> None:
+    tables = tmp_path / "v1" / "tables"
+    for name in ("courses-0.db", "courses-backups", "external_id_types-0.db", "users-0.db", "users-3.db"):
+        (tables / name).mkdir(parents=True)
+        (tables / name / "000008.log").write_bytes(b"x")
+    removed = stream.rebuild_unsafe_global_stores(tables)
+    assert removed == ["courses-0.db", "courses-backups", "external_id_types-0.db"]
+    # The partitioned users table is written locally first: its offsets were always right.
+    assert sorted(p.name for p in tables.iterdir()) == [stream.READ_BACK_MARK, "users-0.db", "users-3.db"]
+    (tables / "courses-0.db").mkdir()  # written by this version since
+    assert stream.rebuild_unsafe_global_stores(tables) == []
+    assert (tables / "courses-0.db").exists()
+
+
+def test_a_new_data_dir_is_marked_with_nothing_to_rebuild(tmp_path: Path) -> None:
+    tables = tmp_path / "data" / "v1" / "tables"
+    assert stream.rebuild_unsafe_global_stores(tables) == []
+    assert (tables / stream.READ_BACK_MARK).exists()
