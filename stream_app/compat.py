@@ -53,6 +53,12 @@ def patch_leave_group() -> None:
 _SEEK_PATCHED = False
 
 
+def uncommitted_assigned(committed: dict[Any, int | None], assigned: set[Any]) -> list[Any]:
+    """The partitions without a committed offset that are still assigned (a rebalance may have begun
+    while their offsets were read: seeking a revoked one raised IllegalStateError for all of them)."""
+    return [tp for tp, offset in committed.items() if (not offset or offset < 0) and tp in assigned]
+
+
 def patch_seek_to_committed() -> None:
     """Partitions without a committed offset restart from the beginning (idempotent).
 
@@ -70,8 +76,10 @@ def patch_seek_to_committed() -> None:
 
     async def seek_to_committed(self: Any, *partitions: Any) -> Any:
         committed = await original(self, *partitions)
-        fresh = [tp for tp, offset in committed.items() if not offset or offset < 0]
-        if fresh and self._subscription.subscription is not None:
+        if self._subscription.subscription is None:
+            return committed
+        fresh = uncommitted_assigned(committed, self._subscription.assigned_partitions())
+        if fresh:  # never empty here: seek_to_beginning() without partitions rewinds every assigned one
             await self.seek_to_beginning(*fresh)
         return committed
 
