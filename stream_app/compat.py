@@ -3,9 +3,12 @@
 The Tansu workarounds are switched on by `STREAM_APP_BROKER_FLAVOR=tansu`
 (`faust_options`, `confluent_producer_options`, `confluent_consumer_options`,
 `patch_leave_group`, `patch_fetch_max_wait`); the session timings of both
-flavors are here too. `patch_seek_to_committed` is not Tansu's: aiokafka leaves
-a partition without a committed offset wherever its fetcher had got to during
-table recovery, so a restarted worker could skip its predecessor's backlog.
+flavors are here too. Two fixes apply on every broker. `patch_seek_to_committed`:
+aiokafka leaves a partition without a committed offset wherever its fetcher had
+got to during table recovery, so a restarted worker could skip its
+predecessor's backlog. `patch_producer_buffer_flush`: Faust's flush before a
+commit could return with records still in its buffer, so offsets were committed
+ahead of records a crash or rebalance then lost.
 
 Measured in INFRA-NOTES.md: Tansu answers ListOffsets(LATEST) with the base
 offset of the last record batch + 1, so Faust's recovery high-water marks are
@@ -21,6 +24,7 @@ Kafka, which answers a waiting fetch as soon as data arrives.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -87,6 +91,63 @@ def patch_seek_to_committed() -> None:
     _SEEK_PATCHED = True
 
 
+_FLUSH_PATCHED = False
+FLUSH_STALL_WARNING = 10.0  # seconds a flush waits without progress between warnings
+FLUSH_STOP_LIMIT = 30.0  # seconds a stopping producer's flush waits without progress
+
+
+def patch_producer_buffer_flush() -> None:
+    """Faust's producer flush hands over every buffered record before it returns (idempotent).
+
+    Records sent with `send_soon` (table changelogs, `user-changes`, the waiting topic, dead
+    letters) wait in Faust's `ProducerBuffer` until its task hands them to aiokafka. Faust flushes
+    that buffer before committing offsets, but its flush gave up after 0.1 s without progress, and
+    an event loop busy with a batch of events takes longer: offsets were committed ahead of records
+    still buffered. A rebalance or crash then lost them (a user's `auth_user` change committed on
+    `user-changes` but never in the users changelog: the user stayed unknown on every worker). Here
+    the flush waits while records are buffered or being handed over; once the producer is stopping,
+    whose task no longer takes them, it hands the rest over itself, in order.
+    """
+    global _FLUSH_PATCHED
+    if _FLUSH_PATCHED:
+        return
+    from faust.transport.producer import ProducerBuffer
+
+    send_pending = ProducerBuffer._send_pending
+
+    async def _send_pending(self: Any, fut: Any) -> None:
+        self._stream_app_in_flight = getattr(self, "_stream_app_in_flight", 0) + 1
+        try:
+            await send_pending(self, fut)
+        finally:
+            self._stream_app_in_flight -= 1
+
+    async def flush(self: Any) -> None:
+        stalled = 0.0
+        while self.size or getattr(self, "_stream_app_in_flight", 0):
+            if self.should_stop and not getattr(self, "_stream_app_in_flight", 0):
+                await _send_pending(self, self.pending.get_nowait())
+                continue
+            self.message_sent.clear()
+            try:
+                await asyncio.wait_for(self.message_sent.wait(), timeout=1.0)
+                stalled = 0.0
+            except TimeoutError:
+                stalled += 1.0
+                if self.should_stop and stalled >= FLUSH_STOP_LIMIT:
+                    # Stopping with a broker that takes nothing: stop anyway. Their inputs were not
+                    # committed past them, so the next owner reads those inputs again.
+                    log.error("producer flush: %d buffered record(s) not sent at shutdown", self.size + 1)
+                    return
+                if stalled % FLUSH_STALL_WARNING == 0:
+                    log.warning("producer flush: %d record(s) still buffered after %.0f s without progress; "
+                                "offsets wait for them", self.size, stalled)
+
+    ProducerBuffer._send_pending = _send_pending  # type: ignore[method-assign]
+    ProducerBuffer.flush = flush  # type: ignore[method-assign]
+    _FLUSH_PATCHED = True
+
+
 TANSU_FETCH_WAIT_MS = 50
 _FETCH_PATCHED = False
 
@@ -116,6 +177,7 @@ SESSIONS = {"tansu": (3.0, 0.5), "kafka": (10.0, 3.0)}
 def faust_options(flavor: str) -> dict[str, Any]:
     """Faust settings for a broker flavor."""
     patch_seek_to_committed()
+    patch_producer_buffer_flush()
     session, heartbeat = SESSIONS["tansu" if flavor == "tansu" else "kafka"]
     options: dict[str, Any] = {"broker_session_timeout": session, "broker_heartbeat_interval": heartbeat}
     if flavor == "tansu":

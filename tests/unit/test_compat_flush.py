@@ -1,0 +1,60 @@
+"""Faust's producer flush (before every offset commit) returns only once every buffered record is handed over."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+from faust.transport.producer import ProducerBuffer
+
+from stream_app.compat import patch_producer_buffer_flush
+
+
+class SlowChannel:
+    """A topic whose client takes `delay` s to take each record (an event loop busy with a batch)."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.published: list[int] = []
+
+    async def publish_message(self, fut: Any, wait: bool = False) -> None:
+        await asyncio.sleep(self.delay)
+        self.published.append(fut.n)
+
+
+def buffered(channel: SlowChannel, n: int) -> Any:
+    return SimpleNamespace(n=n, message=SimpleNamespace(channel=channel))
+
+
+def buffer() -> ProducerBuffer:
+    patch_producer_buffer_flush()
+    buf = ProducerBuffer()
+    buf.app = SimpleNamespace(conf=SimpleNamespace(producer_threaded=False))  # type: ignore[assignment]
+    return buf
+
+
+def test_a_flush_waits_for_records_slower_than_its_old_deadline() -> None:
+    async def run() -> list[int]:
+        channel, buf = SlowChannel(0.25), buffer()
+        await buf.start()
+        for n in range(4):
+            buf.put(buffered(channel, n))
+        await buf.flush()  # Faust's own gave up after 0.1 s without a record handed over
+        published = list(channel.published)
+        await buf.stop()
+        return published
+
+    assert asyncio.run(run()) == [0, 1, 2, 3]
+
+
+def test_a_stopping_buffer_hands_the_rest_over_itself_in_order() -> None:
+    async def run() -> list[int]:
+        channel, buf = SlowChannel(0.05), buffer()
+        await buf.start()
+        for n in range(5):
+            buf.put(buffered(channel, n))
+        await buf.stop()  # its task leaves its loop; on_stop's flush sends what is left
+        return channel.published
+
+    assert asyncio.run(run()) == [0, 1, 2, 3, 4]
