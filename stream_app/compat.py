@@ -97,36 +97,45 @@ FLUSH_STOP_LIMIT = 30.0  # seconds a stopping producer's flush waits without pro
 
 
 def patch_producer_buffer_flush() -> None:
-    """Faust's producer flush hands over every buffered record before it returns (idempotent).
+    """Faust's producer flush hands over every record buffered before it began (idempotent).
 
     Records sent with `send_soon` (table changelogs, `user-changes`, the waiting topic, dead
-    letters) wait in Faust's `ProducerBuffer` until its task hands them to aiokafka. Faust flushes
-    that buffer before committing offsets, but its flush gave up after 0.1 s without progress, and
-    an event loop busy with a batch of events takes longer: offsets were committed ahead of records
-    still buffered. A rebalance or crash then lost them (a user's `auth_user` change committed on
-    `user-changes` but never in the users changelog: the user stayed unknown on every worker). Here
-    the flush waits while records are buffered or being handed over; once the producer is stopping,
-    whose task no longer takes them, it hands the rest over itself, in order.
+    letters) wait in Faust's `ProducerBuffer` until its task hands them to aiokafka, one at a time,
+    in order. Faust flushes that buffer before committing offsets, but its flush gave up after 0.1 s
+    without progress, and an event loop busy with a batch of events takes longer: offsets were
+    committed ahead of records still buffered. A rebalance or crash then lost them (a user's
+    `auth_user` change committed on `user-changes` but never in the users changelog: the user stayed
+    unknown on every worker). Here the flush waits until the records put before it began are handed
+    over (not those put meanwhile, which belong to later input: a busy buffer would never be empty);
+    once the producer is stopping, whose task no longer takes them, it hands them over itself.
     """
     global _FLUSH_PATCHED
     if _FLUSH_PATCHED:
         return
     from faust.transport.producer import ProducerBuffer
 
-    send_pending = ProducerBuffer._send_pending
+    put, send_pending = ProducerBuffer.put, ProducerBuffer._send_pending
 
-    async def _send_pending(self: Any, fut: Any) -> None:
-        self._stream_app_in_flight = getattr(self, "_stream_app_in_flight", 0) + 1
+    def counted_put(self: Any, fut: Any) -> None:
+        self._stream_app_put = getattr(self, "_stream_app_put", 0) + 1
+        put(self, fut)
+
+    async def counted_send(self: Any, fut: Any) -> None:
+        self._stream_app_taken = getattr(self, "_stream_app_taken", 0) + 1
         try:
             await send_pending(self, fut)
-        finally:
-            self._stream_app_in_flight -= 1
+        finally:  # a record whose hand-over failed is done with too (Faust's task raises the error)
+            self._stream_app_taken -= 1
+            self._stream_app_sent = getattr(self, "_stream_app_sent", 0) + 1
 
     async def flush(self: Any) -> None:
+        target = getattr(self, "_stream_app_put", 0)
         stalled = 0.0
-        while self.size or getattr(self, "_stream_app_in_flight", 0):
-            if self.should_stop and not getattr(self, "_stream_app_in_flight", 0):
-                await _send_pending(self, self.pending.get_nowait())
+        while (sent := getattr(self, "_stream_app_sent", 0)) < target:
+            if self.should_stop and not getattr(self, "_stream_app_taken", 0):  # none being handed over
+                if not self.size:
+                    return
+                await counted_send(self, self.pending.get_nowait())
                 continue
             self.message_sent.clear()
             try:
@@ -137,13 +146,14 @@ def patch_producer_buffer_flush() -> None:
                 if self.should_stop and stalled >= FLUSH_STOP_LIMIT:
                     # Stopping with a broker that takes nothing: stop anyway. Their inputs were not
                     # committed past them, so the next owner reads those inputs again.
-                    log.error("producer flush: %d buffered record(s) not sent at shutdown", self.size + 1)
+                    log.error("producer flush: %d buffered record(s) not sent at shutdown", target - sent)
                     return
                 if stalled % FLUSH_STALL_WARNING == 0:
                     log.warning("producer flush: %d record(s) still buffered after %.0f s without progress; "
-                                "offsets wait for them", self.size, stalled)
+                                "offsets wait for them", target - sent, stalled)
 
-    ProducerBuffer._send_pending = _send_pending  # type: ignore[method-assign]
+    ProducerBuffer.put = counted_put  # type: ignore[method-assign]
+    ProducerBuffer._send_pending = counted_send  # type: ignore[method-assign]
     ProducerBuffer.flush = flush  # type: ignore[method-assign]
     _FLUSH_PATCHED = True
 

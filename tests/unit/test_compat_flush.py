@@ -58,3 +58,26 @@ def test_a_stopping_buffer_hands_the_rest_over_itself_in_order() -> None:
         return channel.published
 
     assert asyncio.run(run()) == [0, 1, 2, 3, 4]
+
+
+def test_a_flush_does_not_wait_for_records_put_after_it_began() -> None:
+    async def run() -> list[int]:
+        channel, buf = SlowChannel(0.02), buffer()
+        await buf.start()
+        for n in range(3):
+            buf.put(buffered(channel, n))
+
+        async def keep_putting() -> None:  # later input, faster than the client takes it
+            n = 100
+            while True:
+                buf.put(buffered(channel, n))
+                n += 1
+                await asyncio.sleep(0.005)
+
+        busy = asyncio.ensure_future(keep_putting())
+        await asyncio.wait_for(buf.flush(), timeout=5)
+        published = list(channel.published)
+        busy.cancel()
+        return published
+
+    assert asyncio.run(run())[:3] == [0, 1, 2]
