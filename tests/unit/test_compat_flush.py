@@ -27,19 +27,20 @@ def buffered(channel: SlowChannel, n: int) -> Any:
     return SimpleNamespace(n=n, message=SimpleNamespace(channel=channel))
 
 
-def buffer() -> ProducerBuffer:
+async def started(delay: float, records: int) -> tuple[SlowChannel, ProducerBuffer]:
+    """A running buffer (flush patched) holding `records` records numbered from 0 for a `delay` s client."""
     patch_producer_buffer_flush()
-    buf = ProducerBuffer()
+    channel, buf = SlowChannel(delay), ProducerBuffer()
     buf.app = SimpleNamespace(conf=SimpleNamespace(producer_threaded=False))  # type: ignore[assignment]
-    return buf
+    await buf.start()
+    for n in range(records):
+        buf.put(buffered(channel, n))
+    return channel, buf
 
 
 def test_a_flush_waits_for_records_slower_than_its_old_deadline() -> None:
     async def run() -> list[int]:
-        channel, buf = SlowChannel(0.25), buffer()
-        await buf.start()
-        for n in range(4):
-            buf.put(buffered(channel, n))
+        channel, buf = await started(0.25, 4)
         await buf.flush()  # Faust's own gave up after 0.1 s without a record handed over
         published = list(channel.published)
         await buf.stop()
@@ -50,10 +51,7 @@ def test_a_flush_waits_for_records_slower_than_its_old_deadline() -> None:
 
 def test_a_stopping_buffer_hands_the_rest_over_itself_in_order() -> None:
     async def run() -> list[int]:
-        channel, buf = SlowChannel(0.05), buffer()
-        await buf.start()
-        for n in range(5):
-            buf.put(buffered(channel, n))
+        channel, buf = await started(0.05, 5)
         await buf.stop()  # its task leaves its loop; on_stop's flush sends what is left
         return channel.published
 
@@ -62,10 +60,7 @@ def test_a_stopping_buffer_hands_the_rest_over_itself_in_order() -> None:
 
 def test_a_flush_does_not_wait_for_records_put_after_it_began() -> None:
     async def run() -> list[int]:
-        channel, buf = SlowChannel(0.02), buffer()
-        await buf.start()
-        for n in range(3):
-            buf.put(buffered(channel, n))
+        channel, buf = await started(0.02, 3)
 
         async def keep_putting() -> None:  # later input, faster than the client takes it
             n = 100
