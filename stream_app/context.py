@@ -20,13 +20,12 @@ from typing import Any
 
 import faust
 
-from stream_app import deadletter
 from stream_app.agents.commits import EagerCommits
 from stream_app.agents.stats import RouterStats
 from stream_app.agents.statusview import StatusView
 from stream_app.codecs.avro import registry_client
+from stream_app.deadletter import DeadLetters
 from stream_app.delivery.routers import ClickHouseRouter, Router
-from stream_app.logjson import log_fields
 from stream_app.pipeline import build_engine
 from stream_app.settings import Settings
 from stream_app.topics import Topics, TopicSpec, topics
@@ -35,38 +34,6 @@ from stream_app.topics import channels as topic_channels
 from stream_app.transforms import Engine
 
 log = logging.getLogger("stream_app.agents")
-
-
-class DeadLetters:
-    """Writes dead-letter records (non-blocking), counts them by stage and reason, and logs each."""
-
-    def __init__(self, channel: Any, counts: Counter[str], tracking_topic: str) -> None:
-        self._channel = channel
-        self._counts = counts
-        self._tracking = tracking_topic
-
-    def __call__(self, stage: str, reason: str, message: Any | None = None, value: bytes | None = None,
-                 **extra: Any) -> None:
-        """Send one record: `message` (a Faust message, or anything with topic/partition/offset/key/value)
-        names where it was read; records of the event path name their tracking partition and offset."""
-        self._counts[f"dead_letter:{stage}:{reason.split(':', 1)[0]}"] += 1
-        where = {"topic": getattr(message, "topic", None), "partition": getattr(message, "partition", None),
-                 "offset": getattr(message, "offset", None)}
-        body = deadletter.record(stage, reason, key=getattr(message, "key", None),
-                                 value=value if value is not None else getattr(message, "value", None),
-                                 **where, **extra)
-        if where["topic"] is None:
-            where = {"topic": self._tracking, "partition": extra.get("source_topic_partition"),
-                     "offset": extra.get("source_offset")}
-        event_name = extra.get("event_name")
-        log.warning("dead-letter stage=%s reason=%s event=%s topic=%s partition=%s offset=%s", stage, reason,
-                    event_name, where["topic"], where["partition"], where["offset"],
-                    extra={"stage": stage, "reason": reason,
-                           **log_fields(event_name, where["topic"], where["partition"], where["offset"])})
-        self._send(body)
-
-    def _send(self, body: bytes) -> None:
-        self._channel.send_soon(key=None, value=body)
 
 
 @dataclass

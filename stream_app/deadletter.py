@@ -7,15 +7,24 @@ is UTF-8, also as text for people reading the topic. A record never grows past
 what a broker accepts by default: when it would, the largest copies are left
 out (the readable text first, the exact bytes last) and the record says which
 were left out, so a huge input still leaves a visible dead letter.
+`DeadLetters` is the writer every stage calls: it counts, logs and sends one
+record through whatever channel it is given (a Faust topic in the worker, the
+ingest process's own producer there).
 """
 
 from __future__ import annotations
 
 import base64
+import logging
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+from stream_app.logjson import log_fields
+
+log = logging.getLogger("stream_app.agents")
 
 # Under librdkafka's `message.max.bytes` (1,000,000) and Kafka's default record limit (1,048,588):
 # a dead letter the broker refused would be a second failure with nowhere to go.
@@ -85,3 +94,35 @@ def original_bytes(dead: dict[str, Any]) -> bytes | None:
     """The exact original value of a decoded dead-letter record."""
     encoded = dead.get("original_b64")
     return base64.b64decode(encoded) if encoded else None
+
+
+class DeadLetters:
+    """Writes dead-letter records (non-blocking), counts them by stage and reason, and logs each."""
+
+    def __init__(self, channel: Any, counts: Counter[str], tracking_topic: str) -> None:
+        self._channel = channel
+        self._counts = counts
+        self._tracking = tracking_topic
+
+    def __call__(self, stage: str, reason: str, message: Any | None = None, value: bytes | None = None,
+                 **extra: Any) -> None:
+        """Send one record: `message` (a Faust message, or anything with topic/partition/offset/key/value)
+        names where it was read; records of the event path name their tracking partition and offset."""
+        self._counts[f"dead_letter:{stage}:{reason.split(':', 1)[0]}"] += 1
+        where = {"topic": getattr(message, "topic", None), "partition": getattr(message, "partition", None),
+                 "offset": getattr(message, "offset", None)}
+        body = record(stage, reason, key=getattr(message, "key", None),
+                                 value=value if value is not None else getattr(message, "value", None),
+                                 **where, **extra)
+        if where["topic"] is None:
+            where = {"topic": self._tracking, "partition": extra.get("source_topic_partition"),
+                     "offset": extra.get("source_offset")}
+        event_name = extra.get("event_name")
+        log.warning("dead-letter stage=%s reason=%s event=%s topic=%s partition=%s offset=%s", stage, reason,
+                    event_name, where["topic"], where["partition"], where["offset"],
+                    extra={"stage": stage, "reason": reason,
+                           **log_fields(event_name, where["topic"], where["partition"], where["offset"])})
+        self._send(body)
+
+    def _send(self, body: bytes) -> None:
+        self._channel.send_soon(key=None, value=body)

@@ -22,7 +22,7 @@ import orjson
 from faust.web import View
 
 from stream_app.agents.clickhouse import Sinks
-from stream_app.agents.ingest import TrackingIngest
+from stream_app.agents.ingest import Reader
 from stream_app.agents.stats import in_retry_topics
 from stream_app.codecs.registry import WAITING
 from stream_app.context import Context
@@ -98,7 +98,7 @@ class ClickHouseQuery(View):
         return self.json({"router": name, **result.as_dict()})
 
 
-def register(ctx: Context, ingest: TrackingIngest, sinks: Sinks) -> None:
+def register(ctx: Context, ingest: Reader, sinks: Sinks) -> None:
     """Add the pages to the worker's app: counters, routers, tables and ClickHouse queries of this worker."""
     app = ctx.app
 

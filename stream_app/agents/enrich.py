@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -29,11 +28,12 @@ from stream_app.codecs.entries import decode as decode_entry
 from stream_app.codecs.registry import until_answered
 from stream_app.context import Context, log
 from stream_app.errors import TransformError
-from stream_app.kafka import partition_for
+from stream_app.kafka import actor_partition
 from stream_app.logjson import log_fields
 from stream_app.output import Batch, Headers, InOrderAcks, OutputProducer, refusal_reason
 from stream_app.pipeline import process
-from stream_app.tables.stream import TableLookup, is_user_id, processing, put_user, users
+from stream_app.tables.dimensions import is_user_id
+from stream_app.tables.stream import TableLookup, processing, put_user, users
 from stream_app.topics import EVENT_HEADER
 
 ENRICH_BATCH = 8  # events-by-actor messages per output batch (at full load each holds ~250 routed events)
@@ -41,13 +41,6 @@ ENRICH_WITHIN = 0.02  # seconds a partial batch waits for more messages
 # Batches whose records the broker may still be storing while the agent works on the next: waiting for each
 # batch's storage before the next left the worker idle for a broker round trip per batch.
 ENRICH_IN_FLIGHT = 4
-
-
-@lru_cache(maxsize=100_000)
-def partition_of(key: str, partitions: int) -> int:
-    """The events-by-actor (and users table) partition of an actor key."""
-    # Cached: aiokafka's murmur2 is pure Python (~10 µs), and the same learners recur all day.
-    return partition_for(orjson.dumps(key), partitions)
 
 
 class Encoders:
@@ -100,7 +93,7 @@ class Enricher:
 
     def partition_of(self, key: str) -> int:
         """The events-by-actor (and users table) partition of an actor key."""
-        return partition_of(key, self.partitions)
+        return actor_partition(key, self.partitions)
 
     def hold(self, entry: Entry, reason: str, stage: str = "enrich") -> None:
         """Park an event whose user or course is missing on the waiting topic (dead-letter it once expired)."""

@@ -16,8 +16,11 @@ stored: at-least-once, as in the agents (after a crash the batch under way and
 one whose commit was in flight are routed again; statement ids are
 deterministic). Reading the next batch while one is stored was tried and
 measured no faster (the enrich agent, not this loop, bounds a worker). The
-consumer's blocking calls run in the executor; routing runs on the event loop, like every
-agent, so tables, counters and the dead-letter writer are used from one thread.
+consumer's blocking calls run in the executor; routing runs on an event loop. By default
+that loop is the ingest process's (`stream_app.ingestproc`, `STREAM_APP_INGEST_PROCESS`):
+routing takes a fifth of the worker loop's time, which the enrich agent then has. Either
+way `TrackingIngest` is the same, handed what it needs (`Parts`: the worker's context, or
+the process's own counters, dead-letter writer and username index).
 """
 
 from __future__ import annotations
@@ -26,24 +29,28 @@ import asyncio
 import logging
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
-from stream_app.agents.enrich import Enricher
 from stream_app.codecs.entries import Entry
 from stream_app.codecs.registry import schemas_fetched
 from stream_app.compat import confluent_consumer_options
-from stream_app.context import Context
 from stream_app.kafka import bootstrap_servers
 from stream_app.logjson import log_fields
 from stream_app.output import OutputProducer, refusal_reason
 from stream_app.pipeline import AvroTracking, route
-from stream_app.tables.stream import routing_key
-from stream_app.topics import TopicSpec
+from stream_app.settings import Settings
+from stream_app.topics import Topics, TopicSpec
+from stream_app.transforms import Engine
+
+if TYPE_CHECKING:  # the worker's types: the ingest process imports this module without the Faust app
+    from stream_app.agents.enrich import Enricher
+    from stream_app.context import Context
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -74,13 +81,27 @@ def in_label(name: str | None, known: frozenset[str]) -> str:
     return name if name in known else "_other"
 
 
-def tracking_parser(ctx: Context) -> Any:
+class Parts(Protocol):
+    """What routing uses: the worker's `Context` has it, and so has the ingest process's own."""
+
+    settings: Settings
+    topics: Topics
+    engine: Engine
+    formats: tuple[str, ...]
+    counts: Counter[str]
+    dead_letter: Any  # a `deadletter.DeadLetters`
+
+    @property
+    def registry(self) -> Any: ...
+
+
+def tracking_parser(parts: Parts) -> Any:
     """How tracking values are decoded: JSON, or the event bus's Avro (`STREAM_APP_TRACKING_FORMAT`)."""
-    if ctx.settings.tracking_format != "event-bus-avro":
+    if parts.settings.tracking_format != "event-bus-avro":
         return orjson.loads
     from stream_app.codecs.avro import AvroDecoder
 
-    return AvroTracking(AvroDecoder(ctx.registry, ctx.topics.tracking.name))
+    return AvroTracking(AvroDecoder(parts.registry, parts.topics.tracking.name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +118,17 @@ class Source:
 class TrackingIngest:
     """The tracking topic's consumer, its router and its per-partition lag."""
 
-    def __init__(self, ctx: Context, partition_of: Any) -> None:
+    def __init__(self, ctx: Parts, partition_of: Callable[[str], int], key_of: Callable[[str], str],
+                 producer: OutputProducer | None = None) -> None:
         self.ctx = ctx
         self.partition_of = partition_of  # the enricher's: the users table's partition of an actor key
+        self.key_of = key_of  # an actor key as routed: the user id where the username index knows the name
         self.parse = tracking_parser(ctx)
         self.tracking = ctx.topics.tracking.name
         self.events_by_actor = ctx.topics.events_by_actor.name
         self.lag: dict[tuple[str, int], int] = {}
         self._consumer: Consumer | None = None
-        self._producer: OutputProducer | None = None
+        self._producer = producer  # made at `run` unless given (the ingest process's also carries its dead letters)
         # librdkafka must not close a consumer while another thread is inside its consume().
         self._busy = threading.Lock()
         self._joined = False
@@ -155,7 +178,7 @@ class TrackingIngest:
                     counts[f"skipped:{result.skip}"] += 1
                 else:
                     assert result.key is not None and result.parsed is not None
-                    key = routing_key(result.key)
+                    key = self.key_of(result.key)
                     groups[self.partition_of(key)].append(
                         Entry(key, result.parsed.event, partition, offset, None, result.parsed.fallback))
             except Exception as exc:  # noqa: BLE001 — one record's error boundary: the rest of the batch goes on
@@ -219,7 +242,7 @@ class TrackingIngest:
         """Consume, route and commit until the worker stops."""
         loop = asyncio.get_running_loop()
         consumer = self._consumer = await loop.run_in_executor(None, self._open)
-        producer = self._producer = OutputProducer(self.ctx.settings)
+        producer = self._producer = self._producer or OutputProducer(self.ctx.settings)
         counts = self.ctx.counts
         try:
             while True:
@@ -272,12 +295,30 @@ class TrackingIngest:
             consumer.close()
 
 
-def register(ctx: Context, enricher: Enricher) -> TrackingIngest:
-    """Make the worker's tracking consumer, run as a Faust task once the worker is ready (tables recovered)."""
-    ingest = TrackingIngest(ctx, enricher.partition_of)
+class Reader(Protocol):
+    """The worker's tracking reader: the consumer itself, or the ingest process's supervisor."""
+
+    lag: dict[tuple[str, int], int]
+
+    async def run(self) -> None: ...
+
+
+def register(ctx: Context, enricher: Enricher) -> Reader:
+    """Make the worker's tracking reader, run as a Faust task once the worker is ready (tables recovered): the
+    ingest process's supervisor, or (`STREAM_APP_INGEST_PROCESS=false`) the consumer on this event loop."""
+    # Imported here: the ingest process imports this module, and neither may reach the Faust app from it.
+    reader: Reader
+    if ctx.settings.ingest_process:
+        from stream_app.ingestproc import IngestProcess
+
+        reader = IngestProcess(ctx)
+    else:
+        from stream_app.tables.stream import routing_key
+
+        reader = TrackingIngest(ctx, enricher.partition_of, routing_key)
 
     async def ingest_tracking() -> None:
-        await ingest.run()
+        await reader.run()
 
     ctx.app.task(ingest_tracking)
-    return ingest
+    return reader

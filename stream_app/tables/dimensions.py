@@ -30,7 +30,7 @@ and tombstone remove it and only a newer row of it brings it back.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -314,3 +314,19 @@ class DimensionStores:
             _put(self.blocks, *block_row(change))
         else:
             raise TransformError("unknown_cdc_table", table)
+
+
+def is_user_id(key: Any) -> bool:
+    """Whether an actor key is a user id (ERB tries the integer id before the username)."""
+    if isinstance(key, int) and not isinstance(key, bool):
+        return True
+    return isinstance(key, str) and key.strip().lstrip("-").isdigit()
+
+
+def key_by_user_id(key: str, user_id_of: Callable[[str], Any]) -> str:
+    """The key to route an event by: its user id, looked up by `user_id_of` when the key is a username
+    (the username itself when the index does not know it yet)."""
+    if is_user_id(key):
+        return key
+    user_id = user_id_of(key)
+    return str(user_id) if user_id is not None else key

@@ -32,6 +32,8 @@ from stream_app.tables.dimensions import (
     block_record,
     course_record,
     generated_external_id,
+    is_user_id,
+    key_by_user_id,
     team_record,
     user_record,
 )
@@ -177,18 +179,8 @@ def rebuild_unsafe_global_stores(tabledir: Path) -> list[str]:
 
 
 def routing_key(key: str) -> str:
-    """The key to route an event by: the user id when the username index knows the name."""
-    if is_user_id(key):
-        return key
-    user_id = _USERNAMES.get(key)
-    return str(user_id) if user_id is not None else key
-
-
-def is_user_id(key: Any) -> bool:
-    """Whether an actor key is a user id (ERB tries the integer id before the username)."""
-    if isinstance(key, int) and not isinstance(key, bool):
-        return True
-    return isinstance(key, str) and key.strip().lstrip("-").isdigit()
+    """The key to route an event by: the user id when this worker's username index knows the name."""
+    return key_by_user_id(key, _USERNAMES.get)
 
 
 class TableLookup:

@@ -45,7 +45,7 @@ def event(user_id: int, name: str = "play_video") -> bytes:
 
 @pytest.fixture
 def tracking(ctx: Context) -> ingest.TrackingIngest:
-    return ingest.TrackingIngest(ctx, enrich.Enricher(ctx).partition_of)
+    return ingest.TrackingIngest(ctx, enrich.Enricher(ctx).partition_of, lambda key: key)
 
 
 def test_a_batch_is_keyed_by_actor_and_bad_records_are_dead_lettered_with_their_source(
@@ -72,7 +72,7 @@ def test_an_unexpected_error_rejects_that_record_only(ctx: Context, tracking: in
             raise RuntimeError("index unavailable")
         return key
 
-    monkeypatch.setattr(ingest, "routing_key", fragile)
+    monkeypatch.setattr(tracking, "key_of", fragile)
     groups = tracking.route_batch([FakeMessage(event(9), 0, 1), FakeMessage(event(10), 0, 2)])  # type: ignore[list-item]
     assert [entry.key for entries in groups.values() for entry in entries] == ["10"]
     ((stage, reason, fields),) = ctx.dead_letter

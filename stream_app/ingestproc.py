@@ -1,0 +1,305 @@
+"""The ingest process: the tracking topic read and routed beside the worker, in a process of its own.
+
+Routing (parse, normalise, filter and key each event by actor: `agents.ingest`)
+took a fifth of the worker's event loop, which also runs the enrich agent, so a
+worker had one core's worth of Python for both. By default the worker runs
+routing here instead (`STREAM_APP_INGEST_PROCESS`): `IngestProcess`, a Faust
+task, starts `python -m stream_app.ingestproc` once the worker is ready, with
+the worker's environment (so the same settings), and starts it again if it
+exits by itself. The process builds what routing needs without Faust — the
+engine, its own counters, a dead-letter writer on its own producer (stored
+before a batch's offsets are committed, with the batch's records), and its own
+copy of the username index, read from the `usernames` table's changelog and
+caught up before the first batch is routed. Every half second it writes its
+counters' increments and its lag to the worker, one JSON object per line on its
+standard output (its logs go to standard error, the worker's). It stops,
+committing what it stored, when its standard input closes (the worker stopping,
+or dying) or on SIGTERM or SIGINT. Nothing here imports the Faust app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import orjson
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+
+from stream_app.agents.ingest import TrackingIngest
+from stream_app.codecs.avro import registry_client
+from stream_app.compat import confluent_consumer_options
+from stream_app.deadletter import DeadLetters
+from stream_app.kafka import actor_partition, bootstrap_servers
+from stream_app.logjson import JsonFormatter
+from stream_app.output import OutputProducer
+from stream_app.pipeline import build_engine
+from stream_app.settings import Settings, get_settings
+from stream_app.tables.dimensions import key_by_user_id
+from stream_app.topics import Topics, topics
+from stream_app.transforms import Engine
+
+log = logging.getLogger(__name__)
+REPORT_EVERY = 0.5  # seconds between reports to the worker
+STOP_WAIT = 30.0  # seconds the worker waits for the process to commit and leave its group
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)  # after exits in a row; reset once it has run a minute
+
+
+def changelog_topic(app_id: str, table: str) -> str:
+    """The changelog topic Faust names for a table of app `app_id` (app version 1, as ours)."""
+    return f"{app_id}-{table}-changelog"
+
+
+class UsernameIndex:
+    """username → user id, read from the `usernames` table's changelog (Faust's JSON keys and values)."""
+
+    def __init__(self, settings: Settings, topic: str) -> None:
+        self._settings = settings
+        self._topic = topic
+        self._ids: dict[str, Any] = {}
+        self.caught_up = threading.Event()  # read up to the end the changelog had when the index started
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="username-index", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(5)
+
+    def get(self, username: str) -> Any:
+        return self._ids.get(username)
+
+    def apply(self, key: bytes | None, value: bytes | None) -> None:
+        """One changelog record: a user id, or a tombstone (the username was deleted or renamed)."""
+        if key is None:
+            return
+        username = orjson.loads(key)
+        if value is None:
+            self._ids.pop(username, None)
+        else:
+            self._ids[username] = orjson.loads(value)
+
+    def _run(self) -> None:
+        settings = self._settings
+        consumer = Consumer({
+            "bootstrap.servers": bootstrap_servers(settings.broker),
+            "group.id": f"{settings.tracking_group()}-usernames",  # required by librdkafka; never joined
+            "enable.auto.commit": False,
+            **confluent_consumer_options(settings.broker_flavor),
+        })
+        partition = TopicPartition(self._topic, 0)
+        try:
+            end = self._end(consumer, partition)
+            consumer.assign([TopicPartition(self._topic, 0, OFFSET_BEGINNING)])
+            if end == 0:
+                self.caught_up.set()
+            while not self._stopping.is_set():
+                for message in consumer.consume(1000, 0.2):
+                    if message.error() is None:
+                        self.apply(message.key(), message.value())
+                if not self.caught_up.is_set() and consumer.position([partition])[0].offset >= end:
+                    log.info("ingest: username index read (%d names)", len(self._ids))
+                    self.caught_up.set()
+        finally:
+            consumer.close()
+
+    def _end(self, consumer: Consumer, partition: TopicPartition) -> int:
+        """The changelog's end now; waits while the broker cannot say."""
+        while not self._stopping.is_set():
+            try:
+                return int(consumer.get_watermark_offsets(partition, timeout=10)[1])
+            except KafkaException as exc:
+                log.warning("ingest: end of %s unknown (%s); asking again", self._topic, exc)
+                time.sleep(1)
+        return 0
+
+
+class ProducerChannel:
+    """`send_soon` onto one topic through a producer (what `DeadLetters` writes through)."""
+
+    def __init__(self, producer: OutputProducer, topic: str) -> None:
+        self._producer, self._topic = producer, topic
+
+    def send_soon(self, key: bytes | None, value: bytes) -> None:
+        self._producer.produce(self._topic, key, value)
+
+
+@dataclass
+class Parts:
+    """What routing uses (`agents.ingest.Parts`), made here without the worker."""
+
+    settings: Settings
+    topics: Topics
+    engine: Engine
+    formats: tuple[str, ...]
+    counts: Counter[str] = field(default_factory=Counter)
+    dead_letter: Any = None
+    _registry: Any = None
+
+    @property
+    def registry(self) -> Any:
+        if self._registry is None:
+            self._registry = registry_client(self.settings.schema_registry_url)
+        return self._registry
+
+
+def _log_to_stderr(settings: Settings) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else logging.Formatter(
+        "[%(asctime)s] [%(process)s] [%(levelname)s] [ingest] %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+
+
+class Reporter:
+    """Writes the counters' increments since the last report and the lag, as one JSON line."""
+
+    def __init__(self, counts: Counter[str], out: IO[bytes]) -> None:
+        self._counts, self._out = counts, out
+        self._reported: Counter[str] = Counter()
+
+    def report(self, lag: dict[tuple[str, int], int]) -> None:
+        fresh = {key: value - self._reported[key] for key, value in self._counts.items()
+                 if value != self._reported[key]}
+        self._reported.update(fresh)
+        line = orjson.dumps({"counts": fresh, "lag": [[topic, part, n] for (topic, part), n in lag.items()]})
+        self._out.write(line + b"\n")
+        self._out.flush()
+
+
+async def serve(ingest: TrackingIngest, index: UsernameIndex, reporter: Reporter) -> None:
+    """Route until stdin closes or a stop signal comes; reports all along."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+
+    def watch_stdin() -> None:  # EOF: the worker is stopping, or gone
+        while sys.stdin.buffer.read(4096):
+            pass
+        loop.call_soon_threadsafe(stopping.set)
+
+    threading.Thread(target=watch_stdin, name="stdin", daemon=True).start()
+
+    async def reports() -> None:
+        while True:
+            reporter.report(ingest.lag)
+            await asyncio.sleep(REPORT_EVERY)
+
+    reporting = asyncio.create_task(reports())
+    try:
+        # Events named only by a username are routed by their user id: the index is read first.
+        while not index.caught_up.is_set() and not stopping.is_set():
+            await asyncio.sleep(0.05)
+        if stopping.is_set():
+            return
+        routing = asyncio.create_task(ingest.run())
+        stop = asyncio.create_task(stopping.wait())
+        await asyncio.wait({routing, stop}, return_when=asyncio.FIRST_COMPLETED)
+        routing.cancel()
+        stop.cancel()
+        try:
+            await routing  # its `close` commits what is stored and leaves the group
+        except asyncio.CancelledError:
+            pass
+    finally:
+        reporting.cancel()
+        reporter.report(ingest.lag)
+
+
+def main() -> None:
+    """The process's entry point (`python -m stream_app.ingestproc`, started by the worker)."""
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything printed goes to the log, never into the reports
+    settings = get_settings()
+    _log_to_stderr(settings)
+    specs = topics()
+    parts = Parts(settings, specs, build_engine(settings), settings.format_list())
+    producer = OutputProducer(settings)
+    parts.dead_letter = DeadLetters(ProducerChannel(producer, specs.dead_letter.name), parts.counts,
+                                    specs.tracking.name)
+    index = UsernameIndex(settings, changelog_topic(settings.app_id, "usernames"))
+    index.start()
+    partitions = specs.events_by_actor.partitions or settings.partitions  # as the enricher's
+
+    def partition_of(key: str) -> int:
+        return actor_partition(key, partitions)
+
+    def key_of(key: str) -> str:
+        return key_by_user_id(key, index.get)
+
+    ingest = TrackingIngest(parts, partition_of, key_of, producer)
+    log.info("ingest: process %d started", os.getpid())
+    try:
+        asyncio.run(serve(ingest, index, Reporter(parts.counts, out)))
+    finally:
+        index.stop()
+        producer.close()
+    log.info("ingest: process %d stopped", os.getpid())
+
+
+class IngestProcess:
+    """The worker's side: starts the ingest process, adds its counts to the worker's, keeps its lag."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx  # the worker's `Context`
+        self.lag: dict[tuple[str, int], int] = {}
+
+    async def run(self) -> None:
+        """Run the process until the worker stops, starting it again whenever it exits by itself."""
+        exits = 0
+        while True:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "stream_app.ingestproc", stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE, limit=1 << 20)
+            started = time.monotonic()
+            try:
+                await self._read(proc)
+                code = await proc.wait()
+            except asyncio.CancelledError:  # the worker is stopping
+                await self._stop(proc)
+                raise
+            self.lag = {}
+            exits = 1 if time.monotonic() - started > 60 else exits + 1
+            delay = RESTART_DELAYS[min(exits, len(RESTART_DELAYS)) - 1]
+            self.ctx.counts["ingest:restarted"] += 1
+            log.error("ingest: process %s exited by itself (status %s); starting it again in %.0f s",
+                      proc.pid, code, delay)
+            await asyncio.sleep(delay)
+
+    async def _read(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        counts = self.ctx.counts
+        while line := await proc.stdout.readline():
+            report = orjson.loads(line)
+            counts.update(report["counts"])
+            self.lag = {(topic, part): lag for topic, part, lag in report["lag"]}
+
+    async def _stop(self, proc: asyncio.subprocess.Process) -> None:
+        """Close its stdin and wait while it commits and leaves its group (killed after `STOP_WAIT`)."""
+        if proc.returncode is not None:
+            return
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            await asyncio.wait_for(self._read_to_exit(proc), STOP_WAIT)
+        except TimeoutError:
+            log.warning("ingest: process %s did not stop within %.0f s; killed", proc.pid, STOP_WAIT)
+            proc.kill()
+            await proc.wait()
+
+    async def _read_to_exit(self, proc: asyncio.subprocess.Process) -> None:
+        await self._read(proc)  # its last counts
+        await proc.wait()
+
+
+if __name__ == "__main__":
+    main()
