@@ -123,14 +123,16 @@ class UsernameIndex:
         return 0
 
 
-class ProducerChannel:
-    """`send_soon` onto one topic through a producer (what `DeadLetters` writes through)."""
+class DeadLetterChannel:
+    """`send_soon` (what `DeadLetters` writes through) onto the dead-letter topic, in the batch being routed:
+    a batch's offsets are committed only once its dead letters are stored too."""
 
     def __init__(self, producer: OutputProducer, topic: str) -> None:
         self._producer, self._topic = producer, topic
+        self.ingest: TrackingIngest | None = None
 
     def send_soon(self, key: bytes | None, value: bytes) -> None:
-        self._producer.produce(self._topic, key, value)
+        self._producer.produce(self._topic, key, value, batch=self.ingest.batch if self.ingest else None)
 
 
 @dataclass
@@ -224,8 +226,8 @@ def main() -> None:
     specs = topics()
     parts = Parts(settings, specs, build_engine(settings), settings.format_list())
     producer = OutputProducer(settings)
-    parts.dead_letter = DeadLetters(ProducerChannel(producer, specs.dead_letter.name), parts.counts,
-                                    specs.tracking.name)
+    channel = DeadLetterChannel(producer, specs.dead_letter.name)
+    parts.dead_letter = DeadLetters(channel, parts.counts, specs.tracking.name)
     index = UsernameIndex(settings, changelog_topic(settings.app_id, "usernames"))
     index.start()
     partitions = specs.events_by_actor.partitions or settings.partitions  # as the enricher's
@@ -236,7 +238,7 @@ def main() -> None:
     def key_of(key: str) -> str:
         return key_by_user_id(key, index.get)
 
-    ingest = TrackingIngest(parts, partition_of, key_of, producer)
+    ingest = channel.ingest = TrackingIngest(parts, partition_of, key_of, producer)
     log.info("ingest: process %d started", os.getpid())
     try:
         asyncio.run(serve(ingest, index, Reporter(parts.counts, out)))

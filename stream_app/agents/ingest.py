@@ -12,10 +12,11 @@ partition of the actor; several when that would pass `MESSAGE_BYTES` — which
 the enrich agent consumes. Each event is parsed and normalised here, once: the
 entries carry the normalised event (`codecs.entries`). A batch's offsets are
 stored and committed (asynchronously, at once) only once those messages are
-stored: at-least-once, as in the agents (after a crash the batch under way and
+stored: at-least-once, as in the agents (after a crash the batches under way and
 one whose commit was in flight are routed again; statement ids are
-deterministic). Reading the next batch while one is stored was tried and
-measured no faster (the enrich agent, not this loop, bounds a worker). The
+deterministic). While the broker stores a batch the next ones are read and
+routed (`InOrderAcks`, at most `IN_FLIGHT` waiting): waiting for each batch's
+storage bounded the ingest process at one broker round trip per batch. The
 consumer's blocking calls run in the executor; routing runs on an event loop. By default
 that loop is the ingest process's (`stream_app.ingestproc`, `STREAM_APP_INGEST_PROCESS`):
 routing takes a fifth of the worker loop's time, which the enrich agent then has. Either
@@ -42,7 +43,7 @@ from stream_app.codecs.registry import schemas_fetched
 from stream_app.compat import confluent_consumer_options
 from stream_app.kafka import bootstrap_servers
 from stream_app.logjson import log_fields
-from stream_app.output import OutputProducer, refusal_reason
+from stream_app.output import Batch, InOrderAcks, OutputProducer, refusal_reason
 from stream_app.pipeline import AvroTracking, route
 from stream_app.settings import Settings
 from stream_app.topics import Topics, TopicSpec
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # the worker's types: the ingest process imports this module 
 log = logging.getLogger(__name__)
 BATCH = 1000
 WITHIN = 0.05  # seconds a partial batch waits for more records
+IN_FLIGHT = 4  # routed batches the broker may still be storing while the next is read
 # One events-by-actor message stays well under the 1 MB a producer or broker accepts by default: a batch of
 # large events (problem submissions, open responses) is split, in order, into several messages.
 MESSAGE_BYTES = 512_000
@@ -129,6 +131,8 @@ class TrackingIngest:
         self.lag: dict[tuple[str, int], int] = {}
         self._consumer: Consumer | None = None
         self._producer = producer  # made at `run` unless given (the ingest process's also carries its dead letters)
+        self.batch: Batch | None = None  # the batch being routed (the ingest process's dead letters join it)
+        self._acks = InOrderAcks(IN_FLIGHT)
         # librdkafka must not close a consumer while another thread is inside its consume().
         self._busy = threading.Lock()
         self._joined = False
@@ -187,10 +191,10 @@ class TrackingIngest:
                 dead_letter("parse", f"internal_error:{type(exc).__name__}", self._source(message))
         return groups
 
-    def _produce(self, producer: OutputProducer, partition: int, entries: list[Entry]) -> None:
+    def _produce(self, producer: OutputProducer, partition: int, entries: list[Entry], batch: Batch | None) -> None:
         for value, chunk in messages(self.ctx.topics.events_by_actor, entries):
             try:
-                producer.produce(self.events_by_actor, None, value, partition=partition)
+                producer.produce(self.events_by_actor, None, value, partition=partition, batch=batch)
             except KafkaException as exc:  # an event too large for any message: dead-lettered, the rest go on
                 for entry in chunk:
                     self.ctx.dead_letter("output", refusal_reason(exc), value=entry.original(),
@@ -259,10 +263,10 @@ class TrackingIngest:
                     continue
                 if isinstance(self.parse, AvroTracking):  # event-bus Avro: schemas first met are fetched off the loop
                     await schemas_fetched(self.parse.decoder, (message.value() for message in good), counts)
+                batch = self.batch = producer.batch()
                 try:
                     for partition, entries in self.route_batch(good).items():
-                        self._produce(producer, partition, entries)
-                    await producer.flush()
+                        self._produce(producer, partition, entries, batch)
                 except Exception:  # noqa: BLE001 — never stop reading: go back and route the batch again
                     counts["tracking:batch_retried"] += 1
                     first, last = good[0], good[-1]
@@ -273,7 +277,9 @@ class TrackingIngest:
                     await loop.run_in_executor(None, self._rewind, consumer, good)
                     await asyncio.sleep(1)
                     continue
-                self._done(consumer, good)
+                finally:
+                    self.batch = None
+                await self._acks.add(batch, [good], lambda stored: self._done(consumer, stored))
         finally:
             self.close()
 
@@ -285,6 +291,7 @@ class TrackingIngest:
                 return
             if self._producer is not None:
                 self._producer.close()
+                self._acks.release()  # what the close stored is committed by the consumer's close
             if self.ctx.settings.broker_flavor == "tansu":
                 # The embedded broker never forgets a member that leaves in the middle of its first join: the
                 # group then refuses every later member. Finish joining (records read meanwhile are not

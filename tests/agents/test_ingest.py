@@ -98,7 +98,7 @@ def test_an_event_too_large_for_any_message_is_dead_lettered_and_the_others_are_
     huge = [Entry("1", {"name": "y", "data": "y" * 1_200_000}, 2, 40)]
     small = [Entry("2", {"name": "z"}, 2, 41)]
     try:
-        tracking._produce(producer, 0, huge + small)
+        tracking._produce(producer, 0, huge + small, None)
         assert ctx.counts["routed"] == 1  # the small one is queued
     finally:
         producer._producer.purge()
