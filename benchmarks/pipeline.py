@@ -299,9 +299,8 @@ def main() -> None:
         transform_rate = transform_only(events)
         if args.throughput_only:
             print(f"worker {worker_rate:,.0f} events/s; transform only {transform_rate:,.0f} events/s; ratio "
-                  f"{worker_rate / transform_rate:.2f}; worker {worker_us:,.0f} + ingest process {ingest_us:,.0f} µs/event, "
-                  f"broker {broker_us:,.0f} "
-                  f"µs/event; steal {steal:.0%}")
+                  f"{worker_rate / transform_rate:.2f}; worker {worker_us:,.0f} + ingest process {ingest_us:,.0f} "
+                  f"µs/event, broker {broker_us:,.0f} µs/event; steal {steal:.0%}")
             return
         base_rate = passthrough(bootstrap, specs["tracking"].name, "bench.passthrough", args.events)
 
