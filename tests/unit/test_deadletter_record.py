@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import orjson
+import pytest
 
 from stream_app import deadletter
 
@@ -39,3 +42,29 @@ def test_an_original_too_large_for_any_record_is_named_by_size_and_source() -> N
     assert body["omitted"] == ["original", "original_b64"] and body["original_size"] == 1_000_000
     assert deadletter.original_bytes(body) is None
     assert (body["source_topic_partition"], body["source_offset"]) == (2, 9)
+
+
+class Sent(list[bytes]):
+    def send_soon(self, key: bytes | None, value: bytes) -> None:
+        self.append(value)
+
+
+def test_a_burst_is_logged_one_by_one_up_to_a_limit_then_summed_up_and_every_record_is_sent(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(deadletter.time, "monotonic", lambda: clock[0])
+    sent, counts = Sent(), Counter[str]()
+    letters = deadletter.DeadLetters(sent, counts, "tracking")
+    with caplog.at_level("WARNING", logger="stream_app.agents"):
+        for offset in range(deadletter.LOG_EACH + 5):
+            letters("transform", "unknown_block:x", source_topic_partition=0, source_offset=offset)
+        letters("parse", "invalid_json", source_topic_partition=1, source_offset=0)  # another reason: its own limit
+        one_by_one = [r.getMessage() for r in caplog.records]
+        clock[0] += deadletter.LOG_WINDOW
+        letters("transform", "unknown_block:y", source_topic_partition=0, source_offset=99)
+    assert len(sent) == deadletter.LOG_EACH + 7 and counts["dead_letter:transform:unknown_block"] == 16
+    assert len(one_by_one) == deadletter.LOG_EACH + 1
+    assert "offset=9" in one_by_one[deadletter.LOG_EACH - 1] and "reason=invalid_json" in one_by_one[-1]
+    summary, first_of_next = (r.getMessage() for r in caplog.records[len(one_by_one):])
+    assert "stage=transform reason=unknown_block: 5 more in the minute from" in summary
+    assert "offset=99" in first_of_next
