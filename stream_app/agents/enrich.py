@@ -14,6 +14,7 @@ from the worker's context; nothing happens at import.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -49,6 +50,7 @@ class Encoders:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
         self._by_format: dict[str, AvroEncoder] = {}
+        self._readying = asyncio.Lock()
 
     def _encoder(self, fmt: str) -> AvroEncoder:
         encoder = self._by_format.get(fmt)
@@ -59,12 +61,20 @@ class Encoders:
         return encoder
 
     async def ready(self) -> None:
-        """Register every output schema not registered yet; waits while the registry cannot answer."""
-        for fmt in self._ctx.formats:
-            encoder = self._encoder(fmt)
-            if not encoder.registered:
-                await until_answered(encoder.register, f"registering {encoder.subject}", self._ctx.counts,
-                                     retry_refusals=True)
+        """Register every output schema not registered yet; waits while the registry cannot answer.
+
+        Called at worker start and before every batch (a no-op once done). The registry client is made
+        in the executor: its TLS context loads the CA bundle, ~0.2 s the event loop would otherwise lose.
+        """
+        if len(self._by_format) == len(self._ctx.formats) and all(e.registered for e in self._by_format.values()):
+            return
+        async with self._readying:
+            await asyncio.get_running_loop().run_in_executor(None, lambda: self._ctx.registry)
+            for fmt in self._ctx.formats:
+                encoder = self._encoder(fmt)
+                if not encoder.registered:
+                    await until_answered(encoder.register, f"registering {encoder.subject}", self._ctx.counts,
+                                         retry_refusals=True)
 
     def encode(self, fmt: str, record: dict[str, Any]) -> bytes:
         return self._encoder(fmt).encode(record)
@@ -221,4 +231,9 @@ def register(ctx: Context) -> Enricher:
         await enricher.run(stream)
 
     enricher.agent = ctx.app.agent(enricher.events_by_actor, name="enrich_events")(enrich_events)
+
+    async def register_output_schemas() -> None:  # at start, so the first events wait for nothing
+        await enricher.encoders.ready()
+
+    ctx.app.task(register_output_schemas)
     return enricher
