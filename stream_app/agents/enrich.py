@@ -24,10 +24,11 @@ from confluent_kafka import KafkaException
 
 from stream_app import deadletter
 from stream_app.codecs.avro import AvroEncoder
-from stream_app.codecs.entries import Entry, source_fields
+from stream_app.codecs.entries import SPANS_HEADER, Entry, cut, source_fields, spans
 from stream_app.codecs.entries import decode as decode_entry
 from stream_app.codecs.registry import until_answered
 from stream_app.context import Context, log
+from stream_app.delivery.chain import headers_dict
 from stream_app.errors import TransformError
 from stream_app.kafka import actor_partition
 from stream_app.logjson import log_fields
@@ -149,12 +150,16 @@ class Enricher:
         if not isinstance(items, list):
             dead_letter("enrich", "invalid_entry", message)
             return
-        for item in items:
+        # Where each event's JSON lies in the value: cut out as its output records' event header.
+        where = spans(headers_dict(message.headers).get(SPANS_HEADER), len(items))
+        for i, item in enumerate(items):
             try:
                 entry = decode_entry(item)
             except TransformError as exc:
                 dead_letter("enrich", exc.reason, **source_fields(item))
                 continue
+            if where is not None:
+                entry.raw = cut(message.value, where[i])
             try:
                 self.enrich_one(entry, batch)
             except Exception as exc:  # noqa: BLE001 — the agent's one error boundary: never stop the stream

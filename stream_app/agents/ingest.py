@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
-from stream_app.codecs.entries import Entry
+from stream_app.codecs.entries import SPANS_HEADER, Entry
+from stream_app.codecs.entries import message as entries_message
 from stream_app.codecs.registry import schemas_fetched
 from stream_app.compat import confluent_consumer_options
 from stream_app.kafka import bootstrap_servers
@@ -46,7 +47,7 @@ from stream_app.logjson import log_fields
 from stream_app.output import Batch, InOrderAcks, OutputProducer, refusal_reason
 from stream_app.pipeline import AvroTracking, route
 from stream_app.settings import Settings
-from stream_app.topics import Topics, TopicSpec
+from stream_app.topics import Topics
 from stream_app.transforms import Engine
 
 if TYPE_CHECKING:  # the worker's types: the ingest process imports this module without the Faust app
@@ -62,14 +63,14 @@ IN_FLIGHT = 4  # routed batches the broker may still be storing while the next i
 MESSAGE_BYTES = 512_000
 
 
-def messages(spec: TopicSpec, entries: list[Entry], limit: int = MESSAGE_BYTES) -> list[tuple[bytes, list[Entry]]]:
-    """`entries` as message values of `spec` (events-by-actor) of at most `limit` bytes (one entry may exceed
-    it), in order."""
-    value = spec.encode([entry.encode() for entry in entries])
+def messages(entries: list[Entry], limit: int = MESSAGE_BYTES) -> list[tuple[bytes, bytes, list[Entry]]]:
+    """`entries` as events-by-actor messages (value, spans header, entries) of at most `limit` bytes (one entry
+    may exceed it), in order."""
+    value, spans = entries_message(entries)
     if len(value) <= limit or len(entries) == 1:
-        return [(value, entries)]
+        return [(value, spans, entries)]
     half = len(entries) // 2
-    return messages(spec, entries[:half], limit) + messages(spec, entries[half:], limit)
+    return messages(entries[:half], limit) + messages(entries[half:], limit)
 
 
 def in_label(name: str | None, known: frozenset[str]) -> str:
@@ -192,9 +193,10 @@ class TrackingIngest:
         return groups
 
     def _produce(self, producer: OutputProducer, partition: int, entries: list[Entry], batch: Batch | None) -> None:
-        for value, chunk in messages(self.ctx.topics.events_by_actor, entries):
+        for value, spans, chunk in messages(entries):
             try:
-                producer.produce(self.events_by_actor, None, value, partition=partition, batch=batch)
+                producer.produce(self.events_by_actor, None, value, [(SPANS_HEADER, spans)], partition=partition,
+                                 batch=batch)
             except KafkaException as exc:  # an event too large for any message: dead-lettered, the rest go on
                 for entry in chunk:
                     self.ctx.dead_letter("output", refusal_reason(exc), value=entry.original(),

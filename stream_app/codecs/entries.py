@@ -15,10 +15,18 @@ this shape (`[key, event as JSON text, partition, offset(, meta)]`, still on a
 topic during an upgrade) are read too: their text is parsed and normalised here.
 `original` gives the bytes a dead letter keeps for re-drive: the normalised
 event, which normalises to itself, without the `name` the fallback gave it.
+
+`message` writes a message's entries and, in its `stream_app.spans` header,
+where each entry's event lies in the value (`spans`); the enrich agent cuts the
+event's JSON out of the value (`Entry.raw`) as the `openedx.event` header of its
+output records, instead of serialising the event again: the event is encoded
+once, at ingest. A message without spans (a held event back from the waiting
+topic, an earlier version's) serialises its events as before, to the same bytes.
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +36,7 @@ from stream_app.transforms.errors import TransformError
 from stream_app.transforms.normalise import named_by_event_type, normalise
 
 JSON = dict[str, Any]
+SPANS_HEADER = "stream_app.spans"
 
 
 class EntryError(TransformError):
@@ -44,6 +53,7 @@ class Entry:
     offset: int
     meta: JSON | None = None
     fallback: bool = False
+    raw: bytes | None = None  # `compact` as JSON, as written at ingest (cut out of the message by its spans)
 
     def encode(self) -> list[Any]:
         """The wire form (a JSON array; serialised with the others of its message)."""
@@ -60,14 +70,50 @@ class Entry:
 
     def header(self) -> bytes:
         """The `openedx.event` header of the event's output records (`compact`, normalised again by readers)."""
-        return orjson.dumps(self.compact())
+        return self.raw if self.raw is not None else orjson.dumps(self.compact())
 
     def original(self) -> bytes:
         """The event as a tracking record again (for dead letters): re-driven, it routes as this entry did."""
-        compact = self.compact()
         if self.fallback:
-            return orjson.dumps({k: v for k, v in compact.items() if k != "name"})
-        return orjson.dumps(compact)
+            return orjson.dumps({k: v for k, v in self.compact().items() if k != "name"})
+        return self.header()
+
+
+def message(entries: list[Entry]) -> tuple[bytes, bytes]:
+    """An events-by-actor message value of `entries` (a JSON array of their wire forms) and its spans header.
+
+    Each entry is written as `encode` says, its event serialised on its own so that where it lands in
+    the value is known: the header packs each event's start and end offset (unsigned 32-bit, little-endian).
+    """
+    parts: list[bytes] = []
+    offsets: list[int] = []
+    at = 1  # past the opening bracket
+    for entry in entries:
+        compact = entry.compact()
+        key, event = orjson.dumps(entry.key), orjson.dumps(compact)
+        rest = orjson.dumps([entry.partition, entry.offset, entry.meta, entry.fallback, compact is not entry.event])
+        start = at + 1 + len(key) + 1  # `[`, the key, `,`
+        offsets += (start, start + len(event))
+        part = b"[" + key + b"," + event + b"," + rest[1:]
+        parts.append(part)
+        at += len(part) + 1  # and the comma before the next
+    return b"[" + b",".join(parts) + b"]", struct.pack(f"<{len(offsets)}I", *offsets)
+
+
+def spans(header: bytes | None, count: int) -> list[tuple[int, int]] | None:
+    """Where the events of a message of `count` entries lie in its value, from its spans header (None: unknown)."""
+    if header is None or len(header) != 8 * count:
+        return None
+    offsets = struct.unpack(f"<{2 * count}I", header)
+    return list(zip(offsets[::2], offsets[1::2], strict=True))
+
+
+def cut(value: bytes, span: tuple[int, int]) -> bytes | None:
+    """The event's JSON at `span` of a message value, if it is one (a JSON object there), else None."""
+    start, end = span
+    if 0 < start < end <= len(value) and value[start] == 0x7B and value[end - 1] == 0x7D:  # { ... }
+        return value[start:end]
+    return None
 
 
 def decode(item: Any) -> Entry:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,7 @@ import orjson
 
 from stream_app.agents import enrich
 from stream_app.codecs.avro import AvroDecoder
-from stream_app.codecs.entries import Entry
+from stream_app.codecs.entries import SPANS_HEADER, Entry, message
 from stream_app.context import Context
 from stream_app.pipeline import process, route
 from stream_app.tables.memory import MemoryLookup
@@ -83,6 +84,33 @@ def test_a_message_s_events_become_avro_records_with_the_event_header_and_the_me
     assert [tp.partition for tp in ctx.commits.asked] == [2]
 
 
+def test_the_event_header_is_cut_out_of_the_message_where_its_spans_say_and_serialised_only_without_them(
+        ctx: Context) -> None:
+    made, output = enricher(ctx, erb_lookup())
+    entry = entry_of(ctx, LINK, 10)
+    value, spans = message([entry])
+    assert orjson.loads(value) == [entry.encode()] and value == orjson.dumps([entry.encode()])
+    # The event as the message holds it, spaced unlike orjson: a header cut out of the value keeps the spaces.
+    event = entry.header()
+    spaced = orjson.dumps(orjson.loads(event), option=orjson.OPT_INDENT_2)
+    start = value.index(event)
+    spaced_value = value[:start] + spaced + value[start + len(event):]
+    spaced_spans = struct.pack("<2I", start, start + len(spaced))
+
+    async def scenario() -> None:
+        async with made.agent.test_context() as agent:
+            await agent.put(spaced_value, partition=0, headers={SPANS_HEADER: spaced_spans})
+            await agent.put(value, partition=1, headers={SPANS_HEADER: spans})
+            await agent.put(value, partition=2, headers={SPANS_HEADER: spans[:4]})  # not this message's
+            await agent.put(value, partition=3)
+            await until(lambda: len(ctx.commits.asked) >= 4)
+
+    asyncio.run(scenario())
+    headers = {dict(h)[EVENT_HEADER] for *_rest, h in output.records}
+    assert headers == {spaced, event}  # no other form: the others were the same bytes, cut or serialised
+    assert sum(dict(h)[EVENT_HEADER] == spaced for *_rest, h in output.records) == len(output.records) // 4
+
+
 def test_an_unknown_user_is_held_on_the_waiting_topic_and_bad_entries_are_dead_lettered(ctx: Context) -> None:
     made, output = enricher(ctx, MemoryLookup(namespace=None))  # nobody known
     held: list[tuple[bytes, bytes]] = []
@@ -141,7 +169,7 @@ def test_an_internal_error_while_enriching_dead_letters_the_event_itself(
     raw = orjson.dumps(LINK)
     with caplog.at_level("ERROR", logger="stream_app.agents"):
         # An entry of the earlier form (the raw event as text): read, normalised, then the bug.
-        made.enrich(SimpleNamespace(value=orjson.dumps([["7", raw.decode(), 2, 40]])), None)  # type: ignore[arg-type]
+        made.enrich(SimpleNamespace(value=orjson.dumps([["7", raw.decode(), 2, 40]]), headers=None), None)  # type: ignore[arg-type]
     # The event's own bytes and source, so `dead-letter redrive --stage enrich` can send it again.
     ((stage, reason, fields),) = ctx.dead_letter
     assert (stage, reason) == ("enrich", "internal_error:KeyError")

@@ -12,7 +12,6 @@ from stream_app.agents import enrich, ingest
 from stream_app.codecs.entries import Entry
 from stream_app.context import Context
 from stream_app.output import OutputProducer
-from stream_app.topics import topics
 
 
 class FakeMessage:
@@ -82,13 +81,13 @@ def test_an_unexpected_error_rejects_that_record_only(ctx: Context, tracking: in
 def test_a_partition_s_entries_are_split_in_order_into_messages_under_the_size_limit() -> None:
     # ~3 MB: over what a broker takes in one record
     entries = [Entry(str(i), {"name": "x", "data": "x" * 3000}, 0, i) for i in range(1000)]
-    spec = topics().events_by_actor
-    chunks = ingest.messages(spec, entries)
+    chunks = ingest.messages(entries)
     assert len(chunks) > 1
-    assert all(len(value) <= ingest.MESSAGE_BYTES for value, _ in chunks)
+    assert all(len(value) <= ingest.MESSAGE_BYTES for value, _, _ in chunks)
     # every entry once, in order
-    assert [e for value, _ in chunks for e in orjson.loads(value)] == [e.encode() for e in entries]
-    assert ingest.messages(spec, entries[:10]) == [(orjson.dumps([e.encode() for e in entries[:10]]), entries[:10])]
+    assert [e for value, _, _ in chunks for e in orjson.loads(value)] == [e.encode() for e in entries]
+    ((value, _spans, chunk),) = ingest.messages(entries[:10])
+    assert (value, chunk) == (orjson.dumps([e.encode() for e in entries[:10]]), entries[:10])
 
 
 def test_an_event_too_large_for_any_message_is_dead_lettered_and_the_others_are_routed(
