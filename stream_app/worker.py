@@ -10,10 +10,13 @@ could skip their changes are deleted, once, to be rebuilt from their changelogs
 (`tables.stream.rebuild_unsafe_global_stores`). Then `stream_app.context.build` makes the parts the
 agents share, and each agent module's `register` defines its agents with them,
 in the one explicit list below: adding an agent module means adding it here.
+Once started, the worker moves what starting allocated out of the garbage
+collector's sight (`gc.freeze`).
 """
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from pydantic import ValidationError
@@ -75,5 +78,15 @@ _delivery = delivery.register(ctx)
 _sinks_open = clickhouse.register(ctx, _delivery)
 alerts.register(ctx)
 web.register(ctx, _ingest, _sinks_open)
+
+
+async def _freeze_startup_heap() -> None:
+    # What starting made (modules, the app and its services, the parts above) lives as long as the worker: out
+    # of the collector's sight, each full collection scans only what events make. Each took ~55 ms of the event
+    # loop before (1.5% of it under load, and as much added to some events' latency).
+    gc.freeze()
+
+
+app.task(_freeze_startup_heap)
 
 __all__ = ["app"]

@@ -97,6 +97,7 @@ class Enricher:
         self.waiting = ctx.channel(ctx.topics.waiting)
         self.generated_ids = ctx.channel(ctx.topics.generated_external_ids)
         self.output_topics = {fmt: ctx.topics[fmt].name for fmt in ctx.formats}
+        self.out_counts = {fmt: f"out:{fmt}" for fmt in ctx.formats}  # counter names, made once
         self.partitions = ctx.topics.events_by_actor.partitions or settings.partitions
         self.namespace = settings.external_id_namespace if settings.generate_external_ids else None
         self.published: set[tuple[str, str]] = set()  # generated ids this worker has published
@@ -195,7 +196,7 @@ class Enricher:
                     ctx.dead_letter("output", refusal_reason(exc), event_name=outcome.name, format=fmt,
                                     **source_fields(entry))
                     continue
-                ctx.counts[f"out:{fmt}"] += 1
+                ctx.counts[self.out_counts[fmt]] += 1
         for fmt, reason in outcome.rejects:
             ctx.dead_letter(outcome.stage(fmt, reason), reason, event_name=outcome.name, format=fmt,
                             **source_fields(entry))
