@@ -167,14 +167,20 @@ class Reporter:
     def __init__(self, counts: Counter[str], out: IO[bytes]) -> None:
         self._counts, self._out = counts, out
         self._reported: Counter[str] = Counter()
+        self._gone = False
 
     def report(self, lag: dict[tuple[str, int], int]) -> None:
+        if self._gone:
+            return
         fresh = {key: value - self._reported[key] for key, value in self._counts.items()
                  if value != self._reported[key]}
         self._reported.update(fresh)
         line = orjson.dumps({"counts": fresh, "lag": [[topic, part, n] for (topic, part), n in lag.items()]})
-        self._out.write(line + b"\n")
-        self._out.flush()
+        try:
+            self._out.write(line + b"\n")
+            self._out.flush()
+        except BrokenPipeError:  # the worker is gone: routing still stops cleanly (its stdin closed too)
+            self._gone = True
 
 
 async def serve(ingest: TrackingIngest, index: UsernameIndex, reporter: Reporter) -> None:

@@ -159,6 +159,7 @@ class TrackingIngest:
         log.info("tracking consumer: assigned %s", sorted(tp.partition for tp in partitions))
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._joined = False  # a rebalance: joining again until the next assignment
         log.info("tracking consumer: revoked %s", sorted(tp.partition for tp in partitions))
         for tp in partitions:
             self.lag.pop((tp.topic, tp.partition), None)
@@ -295,9 +296,10 @@ class TrackingIngest:
                 self._producer.close()
                 self._acks.release()  # what the close stored is committed by the consumer's close
             if self.ctx.settings.broker_flavor == "tansu":
-                # The embedded broker never forgets a member that leaves in the middle of its first join: the
-                # group then refuses every later member. Finish joining (records read meanwhile are not
-                # committed, so the next owner reads them), then leave.
+                # The embedded broker never forgets a member that leaves in the middle of a join (its first, or
+                # one after a rebalance): the group then refuses every later member. Finish joining (records read
+                # meanwhile are not committed, so the next owner reads them), then leave. (An ingest process
+                # leaves as its worker dies; a worker's own consumer dying with it was only expired.)
                 deadline = time.monotonic() + 10
                 while not self._joined and time.monotonic() < deadline:
                     consumer.consume(BATCH, 0.1)

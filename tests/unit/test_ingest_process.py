@@ -60,3 +60,15 @@ def test_the_ingest_process_does_not_build_the_faust_app_or_its_tables() -> None
              "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_report_to_a_worker_that_is_gone_is_dropped_not_raised() -> None:
+    class Gone(io.BytesIO):
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    counts: Counter[str] = Counter({"routed": 1})
+    reporter = ingestproc.Reporter(counts, Gone())
+    reporter.report({})
+    counts["routed"] += 1
+    reporter.report({})  # nothing raised: the process goes on to stop cleanly
