@@ -23,7 +23,7 @@ import faust
 from stream_app.agents.commits import EagerCommits
 from stream_app.agents.stats import RouterStats
 from stream_app.agents.statusview import StatusView
-from stream_app.codecs.avro import registry_client
+from stream_app.codecs.avro import HasRegistry
 from stream_app.deadletter import DeadLetters
 from stream_app.delivery.routers import ClickHouseRouter, Router
 from stream_app.pipeline import build_engine
@@ -37,7 +37,7 @@ log = logging.getLogger("stream_app.agents")
 
 
 @dataclass
-class Context:
+class Context(HasRegistry):
     """What the agents of one worker share (see the module docstring)."""
 
     app: faust.App
@@ -53,14 +53,7 @@ class Context:
     status_view: Any = None
     dead_letter: Any = None
     _channels: dict[str, Any] = field(default_factory=dict)
-    _registry: Any = None
-
-    @property
-    def registry(self) -> Any:
-        """The worker's one schema-registry client (made on first use: importing and testing need none)."""
-        if self._registry is None:
-            self._registry = registry_client(self.settings.schema_registry_url)
-        return self._registry
+    _registry: Any = None  # the worker's one schema-registry client (`registry`, made on first use)
 
     def channel(self, spec: TopicSpec) -> faust.TopicT:
         """The Faust topic of a declaration (made once; raw keys and values: agents and codecs encode them)."""

@@ -34,7 +34,7 @@ import orjson
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from stream_app.agents.ingest import TrackingIngest
-from stream_app.codecs.avro import registry_client
+from stream_app.codecs.avro import HasRegistry
 from stream_app.compat import confluent_consumer_options
 from stream_app.deadletter import DeadLetters
 from stream_app.kafka import actor_partition, bootstrap_servers
@@ -136,7 +136,7 @@ class DeadLetterChannel:
 
 
 @dataclass
-class Parts:
+class Parts(HasRegistry):
     """What routing uses (`agents.ingest.Parts`), made here without the worker."""
 
     settings: Settings
@@ -145,13 +145,7 @@ class Parts:
     formats: tuple[str, ...]
     counts: Counter[str] = field(default_factory=Counter)
     dead_letter: Any = None
-    _registry: Any = None
-
-    @property
-    def registry(self) -> Any:
-        if self._registry is None:
-            self._registry = registry_client(self.settings.schema_registry_url)
-        return self._registry
+    _registry: Any = None  # `registry`, made on first use (event-bus Avro only)
 
 
 def _log_to_stderr(settings: Settings) -> None:

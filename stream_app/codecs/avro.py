@@ -42,6 +42,20 @@ def registry_client(url: str) -> SchemaRegistryClient:
     return SchemaRegistryClient({"url": url})
 
 
+class HasRegistry:
+    """A `registry` made on first use from `self.settings` (importing and testing need none), kept in
+    `self._registry`: the worker's context and the ingest process's parts each hold one."""
+
+    settings: Any
+    _registry: Any
+
+    @property
+    def registry(self) -> Any:
+        if self._registry is None:
+            self._registry = registry_client(self.settings.schema_registry_url)
+        return self._registry
+
+
 class AvroEncoder:
     """Encodes records of one Avro schema for one topic."""
 
