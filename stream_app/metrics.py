@@ -82,9 +82,13 @@ def count_families(counts: Mapping[str, int]) -> Iterator[CounterMetricFamily]:
     routed.add_metric([], counts.get("routed", 0))
     retried = CounterMetricFamily("stream_app_waiting_retried", "Held events retried after their wait")
     retried.add_metric([], counts.get("retried", 0))
+    restarted = CounterMetricFamily("stream_app_ingest_restarts", "Times the worker started its ingest process "
+                                    "again after it exited by itself")
+    restarted.add_metric([], counts.get("ingest:restarted", 0))
     yield from families.values()
     yield routed
     yield retried
+    yield restarted
 
 
 def router_families(stats: Mapping[str, Any]) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:

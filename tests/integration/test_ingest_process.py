@@ -21,7 +21,16 @@ from confluent_kafka import Consumer, TopicPartition
 from stream_app.devstack.processes import Proc
 from stream_app.kafka import actor_partition
 from tests.integration.stack import Stack, wait_until, web_json
-from tests.integration.test_topology import CDC, EVENTS, by_id, cli_output, has_all, statements, wait_for_cdc
+from tests.integration.test_topology import (
+    CDC,
+    EVENTS,
+    by_id,
+    cli_output,
+    has_all,
+    scrape,
+    statements,
+    wait_for_cdc,
+)
 
 
 def ingest_pids(worker: Proc) -> list[int]:
@@ -94,6 +103,7 @@ def test_a_killed_ingest_process_is_started_again_and_nothing_is_lost(stack: Sta
     got_by_id = by_id(statements(got, "statement"))
     assert {k: got_by_id.get(k) for k in by_id(want)} == by_id(want)  # repeats allowed, nothing missing
     assert web_json(port, "/stream-app/health/")["counts"]["ingest:restarted"] == 1
+    assert "stream_app_ingest_restarts_total 1.0" in scrape(port)
     (second,) = ingest_pids(worker)
     assert second != first
     # A stopping worker stops its ingest process (which commits and leaves the group) before it exits.

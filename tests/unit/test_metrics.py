@@ -44,7 +44,7 @@ def test_counts_become_labelled_families_and_reason_details_are_folded() -> None
     counts: Counter[str] = Counter({
         "in:problem_check": 3, "in:play_video": 2, "out:xapi": 5, "held:unknown_user": 1,
         "dead_letter:transform:missing_field:data.id": 2, "dead_letter:transform:missing_field:object.id": 1,
-        "routed": 5, "something:else": 9,
+        "routed": 5, "something:else": 9, "ingest:restarted": 2,
     })
     text = scrape(counts, {})
     assert 'stream_app_events_in_total{name="problem_check"} 3.0' in text
@@ -52,6 +52,7 @@ def test_counts_become_labelled_families_and_reason_details_are_folded() -> None
     assert 'stream_app_held_total{reason="unknown_user"} 1.0' in text
     assert 'stream_app_dead_letters_total{reason="missing_field",stage="transform"} 3.0' in text
     assert "stream_app_events_routed_total 5.0" in text
+    assert "stream_app_ingest_restarts_total 2.0" in text
     assert "something" not in text
 
 
