@@ -5,8 +5,11 @@ once, rejects what cannot be parsed, skips what no allow list wants, and
 re-keys the rest by actor onto `events-by-actor` — one message per target
 partition per batch, the partition the `users` tables use for that key, so the
 enrich agent finds the user in its local shard. Events whose user or course is
-not known yet are held on the waiting topic (see `agents.waiting`). Output
-records go through the batching `OutputProducer`; a batch of input is
+not known yet are held on the waiting topic (see `agents.waiting`). Each output
+record carries its event in the `openedx.event` header, cut out of the message
+where its spans header says (`codecs.entries`), not serialised again. Output
+records go through the batching `OutputProducer`; the output schemas are
+registered when the worker starts (`Encoders.ready`); a batch of input is
 acknowledged once its records are stored, while the next batches are already
 being worked on (`InOrderAcks`). `register` makes one `Enricher` per worker
 from the worker's context; nothing happens at import.

@@ -8,8 +8,9 @@ consumer group (`STREAM_APP_INGEST_GROUP`, default `<app id>-ingest`; Faust's
 group uses another assignment protocol and cannot hold it). Each batch of up to
 1,000 records is parsed, filtered and keyed by actor, and written to
 `events-by-actor` as one message per target partition — the users table's
-partition of the actor; several when that would pass `MESSAGE_BYTES` — which
-the enrich agent consumes. Each event is parsed and normalised here, once: the
+partition of the actor; several when that would pass `MESSAGE_BYTES`; each
+says in its spans header where its events lie (`codecs.entries.message`) —
+which the enrich agent consumes. Each event is parsed and normalised here, once: the
 entries carry the normalised event (`codecs.entries`). A batch's offsets are
 stored and committed (asynchronously, at once) only once those messages are
 stored: at-least-once, as in the agents (after a crash the batches under way and
