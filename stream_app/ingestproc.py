@@ -148,11 +148,11 @@ class Parts(HasRegistry):
     _registry: Any = None  # `registry`, made on first use (event-bus Avro only)
 
 
-def _log_to_stderr(settings: Settings) -> None:
+def _log_to_stderr(settings: Settings, level: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else logging.Formatter(
         "[%(asctime)s] [%(process)s] [%(levelname)s] [ingest] %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 class Reporter:
@@ -217,12 +217,12 @@ async def serve(ingest: TrackingIngest, index: UsernameIndex, reporter: Reporter
         reporter.report(ingest.lag)
 
 
-def main() -> None:
-    """The process's entry point (`python -m stream_app.ingestproc`, started by the worker)."""
+def main(argv: list[str]) -> None:
+    """The process's entry point (`python -m stream_app.ingestproc [LOG LEVEL]`, started by the worker)."""
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed goes to the log, never into the reports
     settings = get_settings()
-    _log_to_stderr(settings)
+    _log_to_stderr(settings, int(argv[0]) if argv else logging.INFO)
     specs = topics()
     parts = Parts(settings, specs, build_engine(settings), settings.format_list())
     producer = OutputProducer(settings)
@@ -260,7 +260,9 @@ class IngestProcess:
         exits = 0
         while True:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "stream_app.ingestproc", stdin=asyncio.subprocess.PIPE,
+                # The worker's log level (`faust worker -l ...`) is the process's too.
+                sys.executable, "-m", "stream_app.ingestproc", str(logging.getLogger().getEffectiveLevel()),
+                stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE, limit=1 << 20)
             started = time.monotonic()
             try:
@@ -304,4 +306,4 @@ class IngestProcess:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
