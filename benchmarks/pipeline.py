@@ -366,7 +366,7 @@ def main() -> None:
     if args.write:
         path = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
         text = path.read_text() if path.exists() else "# Benchmarks\n"
-        command = (f"python -m benchmarks.pipeline --events {args.events} --rate {args.rate:g} "
+        command = (f"python -m benchmarks.pipeline --events {args.events} --passes {args.passes} --rate {args.rate:g} "
                    f"--seconds {args.seconds:g} --write")
         block = (f"{SECTION_START}\n## Pipeline (`benchmarks/pipeline.py`)\n\nCommand: `{command}`\n\n"
                  f"{table}\n{SECTION_END}")
