@@ -9,8 +9,8 @@ the worker's environment (so the same settings), and starts it again if it
 exits by itself. The process builds what routing needs without Faust — the
 engine, its own counters, a dead-letter writer on its own producer (stored
 before a batch's offsets are committed, with the batch's records), and its own
-copy of the username index, read from the `usernames` table's changelog and
-caught up before the first batch is routed. Every half second it writes its
+copy of the username index (`tables.usernames`), read from the `usernames`
+table's changelog and caught up before the first batch is routed. Every half second it writes its
 counters' increments and its lag to the worker, one JSON object per line on its
 standard output (its logs go to standard error, the worker's). It stops,
 committing what it stored, when its standard input closes (the worker stopping,
@@ -31,18 +31,17 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from stream_app.agents.ingest import TrackingIngest
 from stream_app.codecs.avro import HasRegistry
-from stream_app.compat import confluent_consumer_options
 from stream_app.deadletter import DeadLetters
-from stream_app.kafka import actor_partition, bootstrap_servers
+from stream_app.kafka import actor_partition
 from stream_app.logjson import JsonFormatter
 from stream_app.output import OutputProducer
 from stream_app.pipeline import build_engine
 from stream_app.settings import Settings, get_settings
 from stream_app.tables.dimensions import key_by_user_id
+from stream_app.tables.usernames import UsernameIndex, changelog_topic
 from stream_app.topics import Topics, topics
 from stream_app.transforms import Engine
 
@@ -50,77 +49,6 @@ log = logging.getLogger(__name__)
 REPORT_EVERY = 0.5  # seconds between reports to the worker
 STOP_WAIT = 30.0  # seconds the worker waits for the process to commit and leave its group
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)  # after exits in a row; reset once it has run a minute
-
-
-def changelog_topic(app_id: str, table: str) -> str:
-    """The changelog topic Faust names for a table of app `app_id` (app version 1, as ours)."""
-    return f"{app_id}-{table}-changelog"
-
-
-class UsernameIndex:
-    """username → user id, read from the `usernames` table's changelog (Faust's JSON keys and values)."""
-
-    def __init__(self, settings: Settings, topic: str) -> None:
-        self._settings = settings
-        self._topic = topic
-        self._ids: dict[str, Any] = {}
-        self.caught_up = threading.Event()  # read up to the end the changelog had when the index started
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="username-index", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(5)
-
-    def get(self, username: str) -> Any:
-        return self._ids.get(username)
-
-    def apply(self, key: bytes | None, value: bytes | None) -> None:
-        """One changelog record: a user id, or a tombstone (the username was deleted or renamed)."""
-        if key is None:
-            return
-        username = orjson.loads(key)
-        if value is None:
-            self._ids.pop(username, None)
-        else:
-            self._ids[username] = orjson.loads(value)
-
-    def _run(self) -> None:
-        settings = self._settings
-        consumer = Consumer({
-            "bootstrap.servers": bootstrap_servers(settings.broker),
-            "group.id": f"{settings.tracking_group()}-usernames",  # required by librdkafka; never joined
-            "enable.auto.commit": False,
-            **confluent_consumer_options(settings.broker_flavor),
-        })
-        partition = TopicPartition(self._topic, 0)
-        try:
-            end = self._end(consumer, partition)
-            consumer.assign([TopicPartition(self._topic, 0, OFFSET_BEGINNING)])
-            if end == 0:
-                self.caught_up.set()
-            while not self._stopping.is_set():
-                for message in consumer.consume(1000, 0.2):
-                    if message.error() is None:
-                        self.apply(message.key(), message.value())
-                if not self.caught_up.is_set() and consumer.position([partition])[0].offset >= end:
-                    log.info("ingest: username index read (%d names)", len(self._ids))
-                    self.caught_up.set()
-        finally:
-            consumer.close()
-
-    def _end(self, consumer: Consumer, partition: TopicPartition) -> int:
-        """The changelog's end now; waits while the broker cannot say."""
-        while not self._stopping.is_set():
-            try:
-                return int(consumer.get_watermark_offsets(partition, timeout=10)[1])
-            except KafkaException as exc:
-                log.warning("ingest: end of %s unknown (%s); asking again", self._topic, exc)
-                time.sleep(1)
-        return 0
 
 
 class DeadLetterChannel:

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from faust.serializers import codecs
 
 from stream_app import ingestproc
+from stream_app.tables.usernames import UsernameIndex, changelog_topic
 
 
 def test_reports_carry_increments_that_add_up_to_the_process_s_counts_in_the_worker() -> None:
@@ -40,7 +41,7 @@ def test_reports_carry_increments_that_add_up_to_the_process_s_counts_in_the_wor
 
 
 def test_the_username_index_reads_faust_s_changelog_records_tombstones_included() -> None:
-    index = ingestproc.UsernameIndex(SimpleNamespace(), "t")  # type: ignore[arg-type]
+    index = UsernameIndex(SimpleNamespace(), "t")  # type: ignore[arg-type]
     index.apply(codecs.dumps("json", "learner3"), codecs.dumps("json", "3"))
     index.apply(codecs.dumps("json", "renamed"), codecs.dumps("json", 9))
     assert (index.get("learner3"), index.get("renamed"), index.get("other")) == ("3", 9, None)
@@ -51,7 +52,7 @@ def test_the_username_index_reads_faust_s_changelog_records_tombstones_included(
 def test_the_changelog_read_is_the_one_faust_writes_for_the_usernames_table() -> None:
     from stream_app.tables.stream import usernames
 
-    assert ingestproc.changelog_topic(usernames.app.conf.id, "usernames") == usernames.changelog_topic.get_topic_name()
+    assert changelog_topic(usernames.app.conf.id, "usernames") == usernames.changelog_topic.get_topic_name()
 
 
 def test_the_ingest_process_does_not_build_the_faust_app_or_its_tables() -> None:
