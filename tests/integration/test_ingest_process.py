@@ -1,11 +1,12 @@
 """The ingest process beside a real worker: its own username index, a crash of it, a stop, and the in-loop mode.
 
-By default a worker routes the tracking topic in a process of its own
-(`stream_app.ingestproc`); the other integration tests run that way. These
-tests check what only it does: it reads the username index from the `usernames`
-changelog before routing, the worker starts it again when it dies and loses
-nothing, it stops with the worker, and `STREAM_APP_INGEST_PROCESS=false`
-(routing on the worker's loop) still gives the same output.
+With `STREAM_APP_INGEST_PROCESS=true` a worker routes the tracking topic in a
+process of its own (`stream_app.ingestproc`); the other integration tests run
+the default, routing on the worker's loop. These tests check what only the
+process does: it reads the username index from the `usernames` changelog
+before routing, the worker starts it again when it dies and loses nothing, it
+stops with the worker; and that routing on the worker's loop gives the CLI's
+output.
 """
 
 from __future__ import annotations
@@ -68,13 +69,13 @@ def routed(stack: Stack) -> list[tuple[int, list[object]]]:
 
 def test_an_event_named_only_by_username_is_routed_to_its_user_by_the_index_read_before_routing(
         stack: Stack) -> None:
-    worker, port = stack.start_worker("w1")
+    worker, port = stack.start_worker("w1", STREAM_APP_INGEST_PROCESS="true")
     stack.produce_cdc(CDC)
     wait_for_cdc([port])
     wait_until(lambda: web_json(port, "/stream-app/usernames/learner3/")["value"] == "3")
     worker.stop()
     # A new worker: its ingest process has only the changelog to learn `learner3` from, and reads it first.
-    worker, port = stack.start_worker("w2")
+    worker, port = stack.start_worker("w2", STREAM_APP_INGEST_PROCESS="true")
     event = orjson.loads(EVENTS[0])
     del event["context"]["user_id"]
     event["username"] = "learner3"
@@ -86,7 +87,7 @@ def test_an_event_named_only_by_username_is_routed_to_its_user_by_the_index_read
 
 
 def test_a_killed_ingest_process_is_started_again_and_nothing_is_lost(stack: Stack, tmp_path: Path) -> None:
-    worker, port = stack.start_worker("w1")
+    worker, port = stack.start_worker("w1", STREAM_APP_INGEST_PROCESS="true")
     stack.produce_cdc(CDC)
     wait_for_cdc([port])
     wait_until(lambda: web_json(port, "/stream-app/tables/")["courses"] == 4)
