@@ -2,8 +2,8 @@
 
 Routing (parse, normalise, filter and key each event by actor: `agents.ingest`)
 took a fifth of the worker's event loop, which also runs the enrich agent, so a
-worker had one core's worth of Python for both. By default the worker runs
-routing here instead (`STREAM_APP_INGEST_PROCESS`): `IngestProcess`, a Faust
+worker had one core's worth of Python for both. By default the worker can run
+routing here instead (`STREAM_APP_INGEST_PROCESS=true`, experimental): `IngestProcess`, a Faust
 task, starts `python -m stream_app.ingestproc` once the worker is ready, with
 the worker's environment (so the same settings), and starts it again if it
 exits by itself. The process builds what routing needs without Faust — the
@@ -32,7 +32,7 @@ from typing import IO, Any
 
 import orjson
 
-from stream_app.agents.ingest import TrackingIngest
+from stream_app.agents.ingest import IN_FLIGHT, TrackingIngest
 from stream_app.codecs.avro import HasRegistry
 from stream_app.deadletter import DeadLetters
 from stream_app.kafka import actor_partition
@@ -166,7 +166,7 @@ def main(argv: list[str]) -> None:
     def key_of(key: str) -> str:
         return key_by_user_id(key, index.get)
 
-    ingest = channel.ingest = TrackingIngest(parts, partition_of, key_of, producer)
+    ingest = channel.ingest = TrackingIngest(parts, partition_of, key_of, producer, in_flight=IN_FLIGHT)
     log.info("ingest: process %d started", os.getpid())
     try:
         asyncio.run(serve(ingest, index, Reporter(parts.counts, out)))

@@ -15,12 +15,14 @@ entries carry the normalised event (`codecs.entries`). A batch's offsets are
 stored and committed (asynchronously, at once) only once those messages are
 stored: at-least-once, as in the agents (after a crash the batches under way and
 one whose commit was in flight are routed again; statement ids are
-deterministic). While the broker stores a batch the next ones are read and
-routed (`InOrderAcks`, at most `IN_FLIGHT` waiting): waiting for each batch's
-storage bounded the ingest process at one broker round trip per batch. The
-consumer's blocking calls run in the executor; routing runs on an event loop. By default
-that loop is the ingest process's (`stream_app.ingestproc`, `STREAM_APP_INGEST_PROCESS`):
-routing takes a fifth of the worker loop's time, which the enrich agent then has. Either
+deterministic). In the ingest process the next batches are read and routed
+while the broker stores earlier ones (`InOrderAcks`, at most `IN_FLIGHT`
+waiting): waiting for each batch's storage bounded it at one broker round trip
+per batch. The
+consumer's blocking calls run in the executor; routing runs on an event loop: the worker's,
+or with `STREAM_APP_INGEST_PROCESS=true` (experimental) the ingest process's
+(`stream_app.ingestproc`): routing takes a fifth of the worker loop's time, which the
+enrich agent then has. Either
 way `TrackingIngest` is the same, handed what it needs (`Parts`: the worker's context, or
 the process's own counters, dead-letter writer and username index).
 """
@@ -58,7 +60,7 @@ if TYPE_CHECKING:  # the worker's types: the ingest process imports this module 
 log = logging.getLogger(__name__)
 BATCH = 1000
 WITHIN = 0.05  # seconds a partial batch waits for more records
-IN_FLIGHT = 4  # routed batches the broker may still be storing while the next is read
+IN_FLIGHT = 4  # in the ingest process: routed batches the broker may still be storing while the next is read
 # One events-by-actor message stays well under the 1 MB a producer or broker accepts by default: a batch of
 # large events (problem submissions, open responses) is split, in order, into several messages.
 MESSAGE_BYTES = 512_000
@@ -123,7 +125,7 @@ class TrackingIngest:
     """The tracking topic's consumer, its router and its per-partition lag."""
 
     def __init__(self, ctx: Parts, partition_of: Callable[[str], int], key_of: Callable[[str], str],
-                 producer: OutputProducer | None = None) -> None:
+                 producer: OutputProducer | None = None, in_flight: int = 0) -> None:
         self.ctx = ctx
         self.partition_of = partition_of  # the enricher's: the users table's partition of an actor key
         self.key_of = key_of  # an actor key as routed: the user id where the username index knows the name
@@ -134,7 +136,9 @@ class TrackingIngest:
         self._consumer: Consumer | None = None
         self._producer = producer  # made at `run` unless given (the ingest process's also carries its dead letters)
         self.batch: Batch | None = None  # the batch being routed (the ingest process's dead letters join it)
-        self._acks = InOrderAcks(IN_FLIGHT)
+        # On the worker's loop each batch's storage is awaited before the next is read (0), as routing has always
+        # done there; the ingest process routes ahead (`IN_FLIGHT`): see docs/development.md on its crash tests.
+        self._acks = InOrderAcks(in_flight)
         # librdkafka must not close a consumer while another thread is inside its consume().
         self._busy = threading.Lock()
         self._joined = False
