@@ -61,8 +61,8 @@ class Settings(BaseSettings):
     """Consumer group of the tracking topic's reader (`replay` moves it); empty = `<app id>-ingest`."""
     ingest_process: bool = False
     """Read and route the tracking topic in a process of its own beside the worker (up to a quarter faster
-    on a spare core; it keeps its own copy of the username index). Experimental: a `kill -9` of a worker
-    lost a few events in 4 of 12 crash tests (docs/development.md); `false` routes on the worker's loop."""
+    on a spare core; it keeps its own copy of the username index). Experimental: crash tests (`kill -9` of
+    a worker) missed statements in 4 of 12 runs (docs/development.md); `false` routes on the worker's loop."""
     topics_file: str = ""
     """Your copy of `topics.yaml` (topic names); empty = the packaged one."""
     cdc_topic_prefix: str = ""
