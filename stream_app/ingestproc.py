@@ -211,9 +211,15 @@ class IngestProcess:
         assert proc.stdout is not None
         counts = self.ctx.counts
         while line := await proc.stdout.readline():
-            report = orjson.loads(line)
-            counts.update(report["counts"])
-            self.lag = {(topic, part): lag for topic, part, lag in report["lag"]}
+            try:
+                report = orjson.loads(line)
+                fresh, lag = report["counts"], {(topic, part): n for topic, part, n in report["lag"]}
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                # A line cut short (the process killed mid-write): its counts are lost, the next report's are not.
+                log.warning("ingest: unreadable report from process %s: %r", proc.pid, line[:200])
+                continue
+            counts.update(fresh)
+            self.lag = lag
 
     async def _stop(self, proc: asyncio.subprocess.Process) -> None:
         """Close its stdin and wait while it commits and leaves its group (killed after `STOP_WAIT`)."""

@@ -55,11 +55,18 @@ class UsernameIndex:
         """One changelog record: a user id, or a tombstone (the username was deleted or renamed)."""
         if key is None:
             return
-        username = orjson.loads(key)
-        if value is None:
+        try:
+            username = orjson.loads(key)
+            user_id = None if value is None else orjson.loads(value)
+        except orjson.JSONDecodeError:
+            username = None
+        if not isinstance(username, str):  # not a record Faust wrote: skipped, the index goes on
+            log.warning("ingest: username index skipped a changelog record it cannot read (key %r)", key[:100])
+            return
+        if user_id is None:
             self._ids.pop(username, None)
         else:
-            self._ids[username] = orjson.loads(value)
+            self._ids[username] = user_id
 
     def _run(self) -> None:
         settings = self._settings

@@ -23,16 +23,17 @@ def test_reports_carry_increments_that_add_up_to_the_process_s_counts_in_the_wor
     reporter.report({("tracking", 0): 7})
     counts.update({"routed": 3, "dead_letter:parse:invalid_json": 1})
     reporter.report({("tracking", 0): 2, ("tracking", 1): 0})
+    out.write(b'{"counts":{"routed":50},"la\n')  # cut short by a kill: skipped, nothing counted from it
     reporter.report({("tracking", 1): 4})
     lines = out.getvalue().splitlines()
-    assert len(lines) == 3 and b'"counts":{}' in lines[2]  # nothing new: nothing counted twice
+    assert len(lines) == 4 and b'"counts":{}' in lines[3]  # nothing new: nothing counted twice
 
     async def read() -> ingestproc.IngestProcess:
         worker = ingestproc.IngestProcess(SimpleNamespace(counts=Counter({"routed": 100})))
         stream = asyncio.StreamReader()
         stream.feed_data(out.getvalue())
         stream.feed_eof()
-        await worker._read(SimpleNamespace(stdout=stream))  # type: ignore[arg-type]
+        await worker._read(SimpleNamespace(stdout=stream, pid=1))  # type: ignore[arg-type]
         return worker
 
     worker = asyncio.run(read())
@@ -47,6 +48,9 @@ def test_the_username_index_reads_faust_s_changelog_records_tombstones_included(
     assert (index.get("learner3"), index.get("renamed"), index.get("other")) == ("3", 9, None)
     index.apply(codecs.dumps("json", "learner3"), None)  # deleted or renamed away
     assert index.get("learner3") is None
+    index.apply(b"{not json", b"1")  # not Faust's: skipped, the index keeps what it had
+    index.apply(codecs.dumps("json", ["a"]), b"2")
+    assert (index.get("renamed"), len(index._ids)) == (9, 1)
 
 
 def test_the_changelog_read_is_the_one_faust_writes_for_the_usernames_table() -> None:
