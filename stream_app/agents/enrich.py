@@ -55,6 +55,7 @@ class Encoders:
         self._ctx = ctx
         self._by_format: dict[str, AvroEncoder] = {}
         self._readying = asyncio.Lock()
+        self._ready = False  # every output schema registered
 
     def _encoder(self, fmt: str) -> AvroEncoder:
         encoder = self._by_format.get(fmt)
@@ -70,15 +71,16 @@ class Encoders:
         Called at worker start and before every batch (a no-op once done). The registry client is made
         in the executor: its TLS context loads the CA bundle, ~0.2 s the event loop would otherwise lose.
         """
-        if len(self._by_format) == len(self._ctx.formats) and all(e.registered for e in self._by_format.values()):
+        if self._ready:
             return
-        async with self._readying:
+        async with self._readying:  # the start-up call and a first batch's may meet here
             await asyncio.get_running_loop().run_in_executor(None, lambda: self._ctx.registry)
             for fmt in self._ctx.formats:
                 encoder = self._encoder(fmt)
                 if not encoder.registered:
                     await until_answered(encoder.register, f"registering {encoder.subject}", self._ctx.counts,
                                          retry_refusals=True)
+            self._ready = True
 
     def encode(self, fmt: str, record: dict[str, Any]) -> bytes:
         return self._encoder(fmt).encode(record)
