@@ -19,6 +19,7 @@ from stream_app.devstack.ralph import Ralph
 from tests.integration.stack import Stack, wait_until, web_json
 from tests.integration.test_delivery import Mailbox, smtp, write_routers  # noqa: F401 — smtp: the fixture
 from tests.integration.test_topology import CDC, EVENTS, applied, cli_output, wait_for_cdc
+from tests.integration.trail import trail
 
 
 def lrs_router(ralph: Ralph, **changes: Any) -> dict[str, Any]:
@@ -140,7 +141,9 @@ def test_a_crash_repeats_at_most_the_input_in_flight(stack: Stack, tmp_path: Pat
     produce_steadily(stack, events[len(events) // 2:])
     records = stack.read("xapi", 0, timeout=180, done=lambda rs: len(set(statement_ids(rs))) >= len(want))
     ids = statement_ids(records)
-    assert set(ids) == want, (len(set(ids)), len(want))
+    missing = want - set(ids)
+    assert not missing, (len(missing), len(want), trail(stack, events, missing, tmp_path))
+    assert set(ids) == want
     repeats = len(ids) - len(want)
     bound, messages = repeats_bound(stack)
     print(f"kill -9 mid-stream: {len(ids)} xAPI records for {len(want)} statements: {repeats} repeats "
