@@ -8,7 +8,7 @@ from typing import Any
 
 from faust.transport.producer import ProducerBuffer
 
-from stream_app.compat import patch_producer_buffer_flush
+from stream_app.patches import patch_producer_buffer_flush
 
 
 class SlowChannel:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiokafka.structs import TopicPartition
 
-from stream_app.compat import uncommitted_assigned
+from stream_app.patches import uncommitted_assigned
 
 A, B, C, D = (TopicPartition("stream_app.events-by-actor", p) for p in range(4))
 
