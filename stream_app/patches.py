@@ -33,10 +33,19 @@ def apply() -> None:
 _SEEK_PATCHED = False
 
 
+CHANGELOG_SUFFIX = "-changelog"  # Faust's table changelog topics: `<app id>-<table>-changelog`
+
+
 def uncommitted_assigned(committed: dict[Any, int | None], assigned: set[Any]) -> list[Any]:
-    """The partitions without a committed offset that are still assigned (a rebalance may have begun
-    while their offsets were read: seeking a revoked one raised IllegalStateError for all of them)."""
-    return [tp for tp, offset in committed.items() if (not offset or offset < 0) and tp in assigned]
+    """The stream partitions without a committed offset that are still assigned (a rebalance may have begun
+    while their offsets were read: seeking a revoked one raised IllegalStateError for all of them).
+
+    Changelog partitions are never committed: Faust's recovery places them itself (at the offset its
+    store has applied). Rewinding them too, at the end of every rebalance, made every worker read its
+    global tables' whole changelogs again, serving older values until it had caught up.
+    """
+    return [tp for tp, offset in committed.items()
+            if (not offset or offset < 0) and tp in assigned and not tp.topic.endswith(CHANGELOG_SUFFIX)]
 
 
 def patch_seek_to_committed() -> None:

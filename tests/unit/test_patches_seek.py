@@ -17,3 +17,8 @@ def test_a_partition_revoked_while_offsets_were_read_is_left_out() -> None:
     # Seeking it raised IllegalStateError, and the still-assigned uncommitted ones were not rewound either.
     assert uncommitted_assigned({A: None, B: None}, {B}) == [B]
     assert uncommitted_assigned({A: None}, set()) == []  # nothing to seek (an empty seek rewinds everything)
+
+
+def test_changelog_partitions_are_left_where_recovery_placed_them() -> None:
+    changelog = TopicPartition("app-usernames-changelog", 0)  # Faust never commits a changelog's offsets
+    assert uncommitted_assigned({A: None, changelog: None}, {A, changelog}) == [A]
