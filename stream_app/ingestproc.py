@@ -2,8 +2,8 @@
 
 Routing (parse, normalise, filter and key each event by actor: `agents.ingest`)
 took a fifth of the worker's event loop, which also runs the enrich agent, so a
-worker had one core's worth of Python for both. By default the worker can run
-routing here instead (`STREAM_APP_INGEST_PROCESS=true`, experimental): `IngestProcess`, a Faust
+worker had one core's worth of Python for both. By default the worker runs
+routing here instead (`STREAM_APP_INGEST_PROCESS=false` keeps it on the loop): `IngestProcess`, a Faust
 task, starts `python -m stream_app.ingestproc` once the worker is ready, with
 the worker's environment (so the same settings), and starts it again if it
 exits by itself. The process builds what routing needs without Faust — the

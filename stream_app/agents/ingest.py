@@ -20,7 +20,7 @@ while the broker stores earlier ones (`InOrderAcks`, at most `IN_FLIGHT`
 waiting): waiting for each batch's storage bounded it at one broker round trip
 per batch. The
 consumer's blocking calls run in the executor; routing runs on an event loop: the worker's,
-or with `STREAM_APP_INGEST_PROCESS=true` (experimental) the ingest process's
+or (`STREAM_APP_INGEST_PROCESS`, the default) the ingest process's
 (`stream_app.ingestproc`): routing takes a fifth of the worker loop's time, which the
 enrich agent then has. Either
 way `TrackingIngest` is the same, handed what it needs (`Parts`: the worker's context, or
@@ -321,7 +321,8 @@ class Reader(Protocol):
 
 def register(ctx: Context, enricher: Enricher) -> Reader:
     """Make the worker's tracking reader, run as a Faust task once the worker is ready (tables recovered): the
-    ingest process's supervisor, or (`STREAM_APP_INGEST_PROCESS=false`) the consumer on this event loop."""
+    ingest process's supervisor (the default), or (`STREAM_APP_INGEST_PROCESS=false`) the consumer on this
+    event loop."""
     # Imported here: the ingest process imports this module, and neither may reach the Faust app from it.
     reader: Reader
     if ctx.settings.ingest_process:

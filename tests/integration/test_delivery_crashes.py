@@ -95,16 +95,19 @@ def statement_ids(records: list[dict[str, Any]]) -> list[str]:
 def repeats_bound(stack: Stack) -> tuple[int, int]:
     """What one crash may repeat: the events of the events-by-actor messages that can be in flight.
 
-    At most two tracking batches when routing on the worker's loop (the one being routed and one whose
-    commit is under way), each written as one message per events-by-actor partition, and
-    (ENRICH_IN_FLIGHT + 2) x ENRICH_BATCH messages in the enrich agent (stored-but-unacknowledged batches,
-    the batch under way, one whose commit is under way).
+    Tracking batches: in the ingest process (the default) IN_FLIGHT stored-but-unacknowledged ones, the one
+    being routed and one whose commit is under way; on the worker's loop only the last two. Each is written
+    as one message per events-by-actor partition. And (ENRICH_IN_FLIGHT + 2) x ENRICH_BATCH messages in the
+    enrich agent (stored-but-unacknowledged batches, the batch under way, one whose commit is under way).
     Returns (bound in events, messages counted): the sum of the largest such messages of this run.
     """
     from stream_app.agents.enrich import ENRICH_BATCH, ENRICH_IN_FLIGHT
+    from stream_app.agents.ingest import IN_FLIGHT
+    from stream_app.settings import Settings
 
     partitions = stack.specs["events_by_actor"].partitions or 4
-    messages = 2 * partitions + (ENRICH_IN_FLIGHT + 2) * ENRICH_BATCH
+    tracking_batches = IN_FLIGHT + 2 if Settings().ingest_process else 2  # the workers' environment is ours
+    messages = tracking_batches * partitions + (ENRICH_IN_FLIGHT + 2) * ENRICH_BATCH
     name = stack.specs["events_by_actor"].name
     consumer = Consumer({"bootstrap.servers": stack.bootstrap, "group.id": "bound", "enable.auto.commit": False})
     try:
