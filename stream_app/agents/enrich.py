@@ -44,8 +44,10 @@ from stream_app.topics import EVENT_HEADER
 ENRICH_BATCH = 8  # events-by-actor messages per output batch (at full load each holds ~250 routed events)
 ENRICH_WITHIN = 0.02  # seconds a partial batch waits for more messages
 # Batches whose records the broker may still be storing while the agent works on the next: waiting for each
-# batch's storage before the next left the worker idle for a broker round trip per batch.
-ENRICH_IN_FLIGHT = 4
+# batch's storage before the next left the worker idle for a broker round trip per batch. 8 rather than 4:
+# the loop still waited on storage (4.3% of its samples in `select`); measured back to back, 6,954 events/s
+# against 6,320 (16: no faster). A crash repeats at most (8 + 2) batches of this agent's input.
+ENRICH_IN_FLIGHT = 8
 
 
 class Encoders:
