@@ -29,6 +29,7 @@ ALL_OFF = {
     "STREAM_APP_SCHEMA_REGISTRY_URL": "https://registry.example.org",
     "STREAM_APP_CONNECT_URL": "https://connect.example.org",
     "STREAM_APP_LRS_URL": "https://lrs.example.org/xAPI/",
+    "STREAM_APP_INGEST_PROCESS": False,  # workers that share cores route on their event loops
 }
 
 

@@ -62,6 +62,7 @@ def test_the_worker_environment_parses_as_the_workers_settings(rendered: Rendere
     assert settings.format_list() == ("xapi", "caliper")
     assert settings.lms_root_url == rendered.value("STREAM_APP_LMS_ROOT_URL")
     assert settings.partitions == rendered.value("STREAM_APP_PARTITIONS")
+    assert settings.ingest_process is rendered.value("STREAM_APP_INGEST_PROCESS")  # on by default, off in all_off
     hosts = str(rendered.value("STREAM_APP_KAFKA_BOOTSTRAP_SERVERS")).split(",")
     assert settings.broker == ";".join(f"kafka://{host}" for host in hosts)
     database = run_tutor(rendered.root, "config", "printvalue", "OPENEDX_MYSQL_DATABASE").stdout.strip()

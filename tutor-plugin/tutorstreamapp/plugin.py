@@ -52,6 +52,9 @@ hooks.Filters.CONFIG_DEFAULTS.add_items(
         # git URL (`stream-app @ git+https://...@v0.1.0`) before `tutor images build stream-app`.
         ("STREAM_APP_PIP_SPEC", "stream-app=={{ STREAM_APP_VERSION }}"),
         ("STREAM_APP_WORKER_REPLICAS", 1),
+        # Each worker routes the tracking topic in a second process (~1.2 cores per worker); False keeps it on
+        # the worker's event loop (one core), for workers that share cores.
+        ("STREAM_APP_INGEST_PROCESS", True),
         ("STREAM_APP_WEB_PORT", 6066),
         ("STREAM_APP_WORKER_VOLUME_SIZE", "5Gi"),
         # Optional services: each runs exactly when its switch is on; off means "use the URL below".
