@@ -201,9 +201,12 @@ def patch_stream_resume() -> None:
         # Faust passes the offset of the record that made the jump as the gap's (inclusive) end, so that record
         # counted as processed before it was: a crash then lost it. The gap is what is missing before it.
         # Normal only for transaction markers and compacted records: anything else is a bug to find, so logged.
-        log.warning("offsets %d..%d of %s partition %d were skipped by the fetch (a jump in offsets): Faust counts "
-                    "them as processed (expected only for transaction markers or compacted records)",
-                    offset_from, offset_to - 1, tp.topic, tp.partition)
+        committed = self._committed_offset[tp]
+        first = offset_from if committed is None else max(offset_from, committed + 1)  # as Faust's own bound
+        if first < offset_to:
+            log.warning("offsets %d..%d of %s partition %d were skipped by the fetch (a jump in offsets): Faust "
+                        "counts them as processed (expected only for transaction markers or compacted records)",
+                        first, offset_to - 1, tp.topic, tp.partition)
         await add_gap(self, tp, offset_from, offset_to - 1)
 
     Consumer.resume_partitions = resume  # type: ignore[method-assign]

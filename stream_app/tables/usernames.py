@@ -20,6 +20,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPar
 
 from stream_app.compat import confluent_consumer_options
 from stream_app.kafka import bootstrap_servers
+from stream_app.patches import CHANGELOG_SUFFIX
 from stream_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def changelog_topic(app_id: str, table: str) -> str:
     """The changelog topic Faust names for a table of app `app_id` (app version 1, as ours)."""
-    return f"{app_id}-{table}-changelog"
+    return f"{app_id}-{table}{CHANGELOG_SUFFIX}"
 
 
 class UsernameIndex:

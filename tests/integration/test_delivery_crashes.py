@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, TopicPartition
 
 from stream_app.devstack.ralph import Ralph
 from tests.integration.stack import Stack, wait_until, web_json
 from tests.integration.test_delivery import Mailbox, smtp, write_routers  # noqa: F401 — smtp: the fixture
 from tests.integration.test_topology import CDC, EVENTS, applied, cli_output, wait_for_cdc
-from tests.integration.trail import trail
+from tests.integration.trail import read_all, trail
 
 
 def lrs_router(ralph: Ralph, **changes: Any) -> dict[str, Any]:
@@ -108,20 +107,8 @@ def repeats_bound(stack: Stack) -> tuple[int, int]:
     partitions = stack.specs["events_by_actor"].partitions or 4
     tracking_batches = IN_FLIGHT + 2 if Settings().ingest_process else 2  # the workers' environment is ours
     messages = tracking_batches * partitions + (ENRICH_IN_FLIGHT + 2) * ENRICH_BATCH
-    name = stack.specs["events_by_actor"].name
-    consumer = Consumer({"bootstrap.servers": stack.bootstrap, "group.id": "bound", "enable.auto.commit": False})
-    try:
-        parts = list(consumer.list_topics(name, timeout=10).topics[name].partitions)
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1] for p in parts}
-        consumer.assign([TopicPartition(name, p, 0) for p in parts])
-        sizes: list[int] = []
-        while len(sizes) < sum(ends.values()):
-            message = consumer.poll(5.0)
-            assert message is not None, "events-by-actor not read to its end"
-            if message.error() is None:
-                sizes.append(len(orjson.loads(message.value())))
-    finally:
-        consumer.close()
+    records = read_all(stack.bootstrap, stack.specs["events_by_actor"].name, wait=5.0)
+    sizes = [len(orjson.loads(value)) for _partition, _offset, value in records]
     return sum(sorted(sizes, reverse=True)[:messages]), messages
 
 

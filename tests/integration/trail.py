@@ -24,8 +24,10 @@ from stream_app.codecs.avro import AvroDecoder, registry_client
 from tests.integration.stack import Stack
 
 
-def read_all(bootstrap: str, topic: str) -> list[tuple[int, int, bytes]]:
-    """Every record of a topic as (partition, offset, value)."""
+def read_all(bootstrap: str, topic: str, wait: float = 10.0) -> list[tuple[int, int, bytes]]:
+    """Every record of a topic as (partition, offset, value); fails when the broker sends nothing for `wait`
+    seconds before the end it reported. Read on until a second passes without a record: the embedded broker
+    reports the end of a topic written in multi-record batches short (INFRA-NOTES, bug 1)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "trail", "enable.auto.commit": False})
     try:
         parts = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
@@ -33,16 +35,16 @@ def read_all(bootstrap: str, topic: str) -> list[tuple[int, int, bytes]]:
         consumer.assign([TopicPartition(topic, p, 0) for p in parts])
         out: list[tuple[int, int, bytes]] = []
         seen: dict[int, int] = defaultdict(int)
-        misses = 0
-        while any(seen[p] < ends[p] for p in parts) and misses < 10:
-            message = consumer.poll(1.0)
-            if message is None:
-                misses += 1
-                continue
+        while any(seen[p] < ends[p] for p in parts):
+            message = consumer.poll(wait)
+            assert message is not None, f"{topic} not read to its end"
             partition, offset = message.partition() or 0, message.offset() or 0
             if message.error() is None:
                 seen[partition] = offset + 1
                 out.append((partition, offset, message.value() or b""))
+        while (message := consumer.poll(1.0)) is not None:
+            if message.error() is None:
+                out.append((message.partition() or 0, message.offset() or 0, message.value() or b""))
         return out
     finally:
         consumer.close()
@@ -103,7 +105,10 @@ def trail(stack: Stack, events: list[bytes], missing: set[str], tmp: Path) -> st
     }
     dead: dict[tuple[int, int], list[str]] = defaultdict(list)
     for _p, _o, value in read_all(stack.bootstrap, stack.specs["dead_letter"].name):
-        body = orjson.loads(value)
+        try:
+            body = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            continue  # not a dead letter of ours: it names no event
         dead[(body.get("source_topic_partition"), body.get("source_offset"))].append(
             f"{body.get('stage')}/{body.get('reason')}")
     # The output topic read again: a statement found here was stored and only the test's reader missed it.
