@@ -5,10 +5,11 @@
 and keep their state in the objects `register` makes, and do nothing when
 imported. The context holds what several agents share — settings, topic
 declarations, the engine and its formats, the routers and ClickHouse sinks, the
-process-wide counters, per-router stats, eager commits, the delivery-status
-view, the dead-letter writer and the schema-registry client — and gives them Faust channels of topics.yaml
-declarations (`channel`). Tests build one around a test app and replace the parts they
-watch (`tests/agents/`).
+process-wide counters, per-router stats, eager commits, how far the users agent
+has applied `user-changes`, the delivery-status view, the dead-letter writer
+and the schema-registry client — and gives them Faust channels of topics.yaml
+declarations (`channel`). Tests build one around a test app and replace the
+parts they watch (`tests/agents/`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import faust
 
 from stream_app.agents.commits import EagerCommits
+from stream_app.agents.progress import Progress
 from stream_app.agents.stats import RouterStats
 from stream_app.agents.statusview import StatusView
 from stream_app.codecs.avro import HasRegistry
@@ -52,6 +54,7 @@ class Context(HasRegistry):
     commits: Any = None
     status_view: Any = None
     dead_letter: Any = None
+    users_applied: Progress = field(default_factory=Progress)  # update_users' progress on user-changes
     _channels: dict[str, Any] = field(default_factory=dict)
     _registry: Any = None  # the worker's one schema-registry client (`registry`, made on first use)
 
@@ -61,6 +64,10 @@ class Context(HasRegistry):
         if found is None:
             found = self._channels[spec.name] = topic_channel(self.app, spec, self.settings.partitions)
         return found
+
+    def assigned(self, tp: Any) -> bool:
+        """Whether this worker still owns the topic partition."""
+        return tp in self.app.consumer.assignment()
 
     def channels(self, *specs: TopicSpec) -> faust.TopicT:
         """One Faust topic reading several declared topics."""

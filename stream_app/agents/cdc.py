@@ -128,5 +128,6 @@ def register(ctx: Context) -> None:
                 _update_user(ctx, event.message)
             except (TransformError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
                 ctx.dead_letter("users", getattr(exc, "reason", type(exc).__name__), event.message)
+            ctx.users_applied.mark(event.message.tp, event.message.offset)  # the ClickHouse user rows wait on it
 
     ctx.app.agent(ctx.channel(ctx.topics.user_changes), name="update_users")(update_users)

@@ -8,16 +8,20 @@ course blocks and enrollments are written from their CDC topics, in batches;
 when ClickHouse is unreachable the batch is retried in place, with growing
 pauses, and not acknowledged before it is stored, so an outage loses nothing
 and the latest version of a row still lands last. Users' profiles and external
-ids (personal data: only with `pii: true`) are rewritten from `user-changes`
-whenever one of a user's rows changes. An `auth_user` delete erases the user's
-personal data from the sink (Aspects' retirement). `register` makes the
-worker's `Sinks` (each router's sink, opened on first use) and the agents.
+ids (personal data: only with `pii: true`) are rewritten from `user-changes`,
+read from the `users` table once `update_users` has applied the change
+(`agents/progress.py`). A change writes only the objects its table feeds, and
+content the sink already holds for that user is not written again (`Written`),
+so a re-applied or unrelated change adds no copy under a new
+`time_last_dumped`. An `auth_user` delete erases the user's personal data from
+the sink (Aspects' retirement). `register` makes the worker's `Sinks` (each
+router's sink, opened on first use) and the agents.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -44,7 +48,7 @@ from stream_app.sinks.clickhouse import (
 )
 from stream_app.sinks.clickhouse.enrollments import change_ms, decode_enrollment
 from stream_app.tables.cdc import Change, decode
-from stream_app.tables.dimensions import apply_user_change, block_row, course_row, user_record
+from stream_app.tables.dimensions import block_row, course_row, is_deleted, user_record
 from stream_app.tables.stream import blocks, external_id_types, user_names, users
 
 Rows = list[dict[str, Any]]
@@ -56,6 +60,7 @@ class Sinks:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._open: dict[str, ClickHouseSink] = {}
+        self._written: dict[str, Written] = {}
 
     async def of(self, router: ClickHouseRouter) -> ClickHouseSink:
         """The router's sink, opened on first use."""
@@ -63,6 +68,10 @@ class Sinks:
         if sink is None:
             sink = self._open[router.name] = await asyncio.to_thread(ClickHouseSink.open, router)
         return sink
+
+    def written(self, router: ClickHouseRouter) -> Written:
+        """What the router's personal-data agent last stored for each recent user."""
+        return self._written.setdefault(router.name, Written())
 
     def forget(self, router: ClickHouseRouter) -> None:
         """Reconnect (and re-check the schema) next time: the connection failed."""
@@ -192,42 +201,99 @@ def _enrollment_agent(sinks: Sinks, router: ClickHouseRouter) -> None:
     ctx.app.agent(channel, name=f"clickhouse-{router.name}-enrollments")(write_enrollments)
 
 
-def _user_rows(router: ClickHouseRouter, message: Any) -> dict[str, Rows]:
-    """A user's current `user_profile` and `external_id` rows after one `user-changes` record.
+# Which personal-data objects a change of each user table can alter (auth_user feeds both).
+_FEEDS = {"auth_userprofile": ("user_profile",), "external_user_ids_externalid": ("external_id",)}
 
-    The change is applied to the stored record here as well: the users agent may not have applied
-    it yet, and applying a change twice gives the same record."""
-    user_id, table, change = decode_user_change(message)
-    record = apply_user_change(users.get(user_id), user_id, table, change)
+
+def _user_rows(router: ClickHouseRouter, message: Any) -> tuple[str, dict[str, Rows]]:
+    """(user id, the `user_profile` and `external_id` rows one `user-changes` record can alter, as the
+    users table has them once `update_users` has applied the record)."""
+    user_id, table, _ = decode_user_change(message)
+    record = users.get(user_id)
+    feeds = set(_FEEDS.get(table, ("user_profile", "external_id"))) & set(router.objects)
+    if record is not None and is_deleted(record):
+        return user_id, {name: [] for name in feeds}  # none left (the retirement agent erases the sink's)
     user = user_record(external_id_types, record, None)
     if user is None or record is None:
-        return {}  # not known yet (rows before auth_user) or deleted (the retirement agent erases it)
+        return user_id, {}  # not known yet (rows before auth_user)
     changed = changed_at(int(message.timestamp * 1000))
     rows: dict[str, Rows] = {}
-    if "user_profile" in router.objects and record.get("profile") is not None:
+    if "user_profile" in feeds and record.get("profile") is not None:
         rows["user_profile"] = [user_profile_row(user, changed, record["profile"])]
-    if "external_id" in router.objects:
+    if "external_id" in feeds:
         rows["external_id"] = external_id_rows(user, changed)
-    return rows
+    return user_id, rows
+
+
+async def _applied(ctx: Context, batch: list[Any]) -> list[Any]:
+    """The batch's records once `update_users` has applied them, less those of partitions this worker lost."""
+    last: dict[Any, int] = {}
+    for event in batch:
+        last[event.message.tp] = max(event.message.offset, last.get(event.message.tp, -1))
+    lost = set()
+    for tp, offset in last.items():
+        if not await ctx.users_applied.reach(tp, offset, ctx.assigned):
+            lost.add(tp)
+    return [event for event in batch if event.message.tp not in lost]
+
+
+class Written:
+    """The content last stored in the sink for each recently written (object, user), without dump stamps.
+
+    Rows are stamped with the time of the change that produced them, and `time_last_dumped` is part
+    of Aspects' sort key: storing unchanged content again adds a copy. Content is remembered only
+    once stored (a write cut short by a rebalance is redone in full). Bounded, least recently written
+    first out; a forgotten user is simply written again, which Aspects' "latest row" queries
+    tolerate, and a replay after a restart reproduces its rows byte for byte anyway."""
+
+    def __init__(self, size: int = 65_536) -> None:
+        self.size = size
+        self._content: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+
+    @staticmethod
+    def _unstamped(rows: Rows) -> bytes:
+        return orjson.dumps([{k: v for k, v in row.items() if k not in ("dump_id", "time_last_dumped")}
+                             for row in rows], option=orjson.OPT_SORT_KEYS)
+
+    def differs(self, object_name: str, user_id: str, rows: Rows) -> bool:
+        """Whether `rows` differ from what was last stored for the user."""
+        return self._content.get((object_name, user_id)) != self._unstamped(rows)
+
+    def stored(self, object_name: str, user_id: str, rows: Rows) -> None:
+        key = (object_name, user_id)
+        self._content[key] = self._unstamped(rows)
+        self._content.move_to_end(key)
+        while len(self._content) > self.size:
+            self._content.popitem(last=False)
+
+    def forget(self, user_id: str) -> None:
+        """The user was erased: whatever comes next for them is new."""
+        for object_name in ("user_profile", "external_id"):
+            self._content.pop((object_name, user_id), None)
 
 
 def _personal_data_agent(sinks: Sinks, router: ClickHouseRouter) -> None:
     ctx = sinks.ctx
+    written = sinks.written(router)
 
     async def write_users(stream: Any) -> None:
         async for batch in stream.take_events(router.batch_size, within=router.batch_max_wait):
-            latest: dict[tuple[str, bytes], Rows] = {}  # the last rows of each user and object in the batch
-            for event in batch:
+            latest: dict[tuple[str, str], Rows] = {}  # the last rows of each object and user in the batch
+            for event in await _applied(ctx, batch):
                 try:
-                    for object_name, rows in _user_rows(router, event.message).items():
-                        latest[(object_name, event.message.key)] = rows
+                    user_id, found = _user_rows(router, event.message)
+                    for object_name, rows in found.items():
+                        latest[(object_name, user_id)] = rows
                 except (TransformError, RowError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
                     ctx.dead_letter("clickhouse", getattr(exc, "reason", f"invalid_row:{exc}"), event.message,
                                 router=router.name)
+            changed = {key: rows for key, rows in latest.items() if written.differs(*key, rows)}
             for object_name in ("user_profile", "external_id"):
-                rows = [row for (name, _), found in latest.items() if name == object_name for row in found]
+                rows = [row for (name, _), found in changed.items() if name == object_name for row in found]
                 if rows:
                     await sinks.write_until_stored(router, object_name, rows)
+            for (object_name, user_id), rows in changed.items():
+                written.stored(object_name, user_id, rows)
 
     ctx.app.agent(ctx.channel(ctx.topics.user_changes), name=f"clickhouse-{router.name}-users")(write_users)
 

@@ -109,15 +109,16 @@ def web_json(port: int, path: str) -> Any:
         return orjson.loads(response.read())
 
 
-def wait_until(predicate: Any, timeout: float = 60.0, interval: float = 0.5) -> Any:
-    """Poll `predicate()` until it returns a truthy value; return it."""
+def wait_until(predicate: Any, timeout: float = 60.0, interval: float = 0.5, explain: Any = None) -> Any:
+    """Poll `predicate()` until it returns a truthy value; return it. On timeout the error carries
+    `explain()` (what was seen last), when given."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    raise TimeoutError("condition not met in time")
+    raise TimeoutError("condition not met in time" + (f"; last seen: {explain()}" if explain else ""))
 
 
 class RegistryProcess:

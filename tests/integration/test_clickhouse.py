@@ -114,7 +114,8 @@ def test_personal_data_streams_in_retirement_erases_it_and_an_outage_loses_nothi
         holder.stdin.close()  # ClickHouse is back
         holder.wait(timeout=60)
     # Everything held back lands: 4 courses, 2 profiles, 32 external ids, every statement.
-    wait_until(lambda: status()["delivered"] >= len(want) and status()["rows_written"] >= 38, timeout=120)
+    wait_until(lambda: status()["delivered"] >= len(want) and status()["rows_written"] >= 38, timeout=120,
+               explain=lambda: (len(want), status()))
     stack.produce_cdc([{"topic": "openedx.cdc.auth_user", "key": {"id": 2}, "value": None}])  # user 2 deleted
     wait_until(lambda: web_json(port, "/stream-app/health/")["counts"].get("clickhouse:aspects:retired", 0) == 1)
     worker.stop()
