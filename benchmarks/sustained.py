@@ -8,6 +8,9 @@ time → statement record. A rate is sustained when the p99 lag of the step's
 second half stays under `--max-p99` seconds and that half's statements were
 measured (at least 80% of its events: statements that never come show no
 lag); the first rate that fails ends the series. The 1-worker figure is the baseline of the 2-worker ratio.
+Each step also reports where the machine's CPU went over its second half, in cores
+(from /proc): the workers with their ingest processes, the broker, and this
+process (load generator and lag monitor), which all share the machine.
 Benchmarks are not tests: nothing here asserts.
 
     python -m benchmarks.sustained --rates 100,200,400,600,800 --step 20 --write
@@ -16,6 +19,7 @@ Benchmarks are not tests: nothing here asserts.
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 import time
 import urllib.request
@@ -24,7 +28,7 @@ from tempfile import mkdtemp
 
 import orjson
 
-from benchmarks.pipeline import wait_until_idle
+from benchmarks.pipeline import cpu_seconds, host_times, tree_cpu_seconds, wait_until_idle
 from stream_app.devstack import seed
 from stream_app.devstack.processes import Proc, free_port, start_broker, start_registry, start_worker, worker_env
 from stream_app.kafka import ensure_topics
@@ -62,11 +66,39 @@ def _wait_for_users(ports: list[int], timeout: float = 300.0) -> None:
         time.sleep(1)
 
 
-def run(workers: int, rates: list[float], step: float, max_p99: float) -> list[tuple[float, float, bool]]:
-    """(rate, p99 lag of the step's second half, sustained) per rate tried."""
+Step = tuple[float, float, bool, str]  # (rate, p99 lag of the step's second half, sustained, CPU split)
+
+
+class CpuSplit:
+    """CPU of the workers (with their ingest processes), the broker and this process between two readings."""
+
+    def __init__(self, workers: list[Proc], broker: Proc) -> None:
+        self.workers, self.broker = workers, broker
+        self._start = self._read()
+
+    def _read(self) -> tuple[float, float, float, float, float, float]:
+        workers = sum(sum(tree_cpu_seconds(w.popen.pid)) for w in self.workers)
+        host_all, host_steal = host_times()
+        return (time.monotonic(), workers, cpu_seconds(self.broker.popen.pid), cpu_seconds(os.getpid()),
+                host_all, host_steal)
+
+    def restart(self) -> None:
+        self._start = self._read()
+
+    def cores(self) -> str:
+        """'workers / broker / harness' cores since the last (re)start, and the host's steal."""
+        end = self._read()
+        seconds = max(1e-6, end[0] - self._start[0])
+        used = [(end[i] - self._start[i]) / seconds for i in (1, 2, 3)]
+        steal = (end[5] - self._start[5]) / max(1.0, end[4] - self._start[4])
+        return f"{used[0]:.2f} / {used[1]:.2f} / {used[2]:.2f} (steal {steal:.0%})"
+
+
+def run(workers: int, rates: list[float], step: float, max_p99: float) -> list[Step]:
+    """(rate, p99 lag of the step's second half, sustained, CPU split) per rate tried."""
     base = Path(mkdtemp(prefix="sustained-"))
     procs: list[Proc] = []
-    results: list[tuple[float, float, bool]] = []
+    results: list[Step] = []
     try:
         broker, bootstrap = start_broker(base)
         procs.append(broker)
@@ -75,9 +107,11 @@ def run(workers: int, rates: list[float], step: float, max_p99: float) -> list[t
         ensure_topics(bootstrap, concrete(topics()), 4, 1)
         seed.produce_cdc(seed.producer(bootstrap, "tansu"), cdc_records(USERS, COURSES))
         ports = [free_port() for _ in range(workers)]
+        started: list[Proc] = []
         for i, port in enumerate(ports):
             env = worker_env(bootstrap, registry_url, base / f"w{i}", port, {"STREAM_APP_FORMATS": "xapi"})
-            procs.append(start_worker(f"w{i}", base, env))
+            started.append(start_worker(f"w{i}", base, env))
+        procs.extend(started)
         _wait_for_users(ports)
         for port in ports:
             # Counts of applied rows can be complete before a worker that joined late has recovered its share of
@@ -88,11 +122,13 @@ def run(workers: int, rates: list[float], step: float, max_p99: float) -> list[t
             monitor = LagMonitor(bootstrap, registry_url, topics()["xapi"].name, "xapi")
             producer = threading.Thread(target=_offer, args=(bootstrap, rate, step, generator))
             producer.start()
-            started = time.monotonic()
+            began, cpu = time.monotonic(), CpuSplit(started, broker)
             while producer.is_alive():
                 monitor.poll(0.5)
-                if time.monotonic() - started < step / 2:
+                if time.monotonic() - began < step / 2:
                     monitor.stats.take_window()  # measure the second half only: the steady state
+                    cpu.restart()
+            split = cpu.cores()
             monitor.poll(1.0)
             window = sorted(monitor.stats.take_window())
             monitor.close()
@@ -101,10 +137,10 @@ def run(workers: int, rates: list[float], step: float, max_p99: float) -> list[t
             # (~97% of loadgen's events give an xAPI statement; a worker holding its share would give ~50%).
             complete = len(window) >= SAMPLED * rate * step / 2
             ok = p99 <= max_p99 and complete
-            results.append((rate, p99, ok))
+            results.append((rate, p99, ok, split))
             verdict = "sustained" if ok else "falling behind" if complete else "output missing"
-            print(f"workers={workers} rate={rate:,.0f}/s p99={p99:,.2f} s samples={len(window)} {verdict}",
-                  flush=True)
+            print(f"workers={workers} rate={rate:,.0f}/s p99={p99:,.2f} s samples={len(window)} {verdict}; "
+                  f"cores workers / broker / harness {split}", flush=True)
             if not ok:
                 break
             time.sleep(step / 2)  # drain before the next step
@@ -114,8 +150,8 @@ def run(workers: int, rates: list[float], step: float, max_p99: float) -> list[t
     return results
 
 
-def best(results: list[tuple[float, float, bool]]) -> float:
-    return max((rate for rate, _p99, ok in results if ok), default=0.0)
+def best(results: list[Step]) -> float:
+    return max((rate for rate, _p99, ok, _cpu in results if ok), default=0.0)
 
 
 def main() -> None:
@@ -130,8 +166,8 @@ def main() -> None:
     two = run(2, rates, args.step, args.max_p99)
     b1, b2 = best(one), best(two)
     ratio = f"{b2 / b1:.2f}" if b1 else "n/a"
-    rows = "\n".join(f"| {w} | {r:,.0f} | {p:,.2f} | {'yes' if ok else 'no'} |"
-                     for w, series in ((1, one), (2, two)) for r, p, ok in series)
+    rows = "\n".join(f"| {w} | {r:,.0f} | {p:,.2f} | {'yes' if ok else 'no'} | {cpu} |"
+                     for w, series in ((1, one), (2, two)) for r, p, ok, cpu in series)
     section = f"""<!-- sustained:start -->
 ## Sustained rate, 1 and 2 workers (`benchmarks/sustained.py`)
 
@@ -140,10 +176,12 @@ Command: `python -m benchmarks.sustained --rates {args.rates} --step {args.step:
 loadgen's synthetic course mix ({USERS:,} learners, {COURSES} courses), xAPI only, embedded broker and
 registry on the same 2-core machine; a rate is sustained when the p99 of event time → statement record,
 over the second half of a {args.step:g} s step, stays under {args.max_p99:g} s and at least 80% of that half's events
-gave a measured statement (statements that never come show no lag).
+gave a measured statement (statements that never come show no lag). CPU over the same half, in cores of
+the machine's 2: the workers with their ingest processes / the broker / this benchmark's load generator and
+lag monitor (and the host's CPU stolen by the hypervisor).
 
-| workers | offered events/s | p99 lag (s) | sustained |
-|---:|---:|---:|---|
+| workers | offered events/s | p99 lag (s) | sustained | CPU: workers / broker / harness (cores) |
+|---:|---:|---:|---|---|
 {rows}
 
 Sustained: 1 worker {b1:,.0f} events/s (baseline), 2 workers {b2:,.0f} events/s (ratio {ratio}).
