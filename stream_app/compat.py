@@ -14,13 +14,7 @@ for generations > 0, so a restarted worker waits two session timeouts. And a
 fetch that finds no new records waits out its whole maximum wait even when
 records arrive meanwhile (measured: p50 482 ms from produce to consume at
 Faust's fixed 1,500 ms, 93 ms at 50 ms), so every consumer hop adds that
-wait: consumers here use 50 ms. Within that wait they ask for 64 KiB, not one
-byte: under a steady load a one-byte fetch returns at once with the few
-records that came since the last one, and the fetches' own cost (in the
-broker, and in aiokafka and Faust per fetch) grew with their number
-(measured, one worker at 3,000 events/s: 1.52 cores for worker, ingest
-process and broker with one byte, 1.22 with 64 KiB, and p99 lag 0.31 s
-against 0.22 s; BENCHMARKS.md). None of this is needed, nor applied, on Apache
+wait: consumers here use 50 ms. None of this is needed, nor applied, on Apache
 Kafka, which answers a waiting fetch as soon as data arrives.
 """
 
@@ -58,13 +52,11 @@ def patch_leave_group() -> None:
 
 
 TANSU_FETCH_WAIT_MS = 50
-TANSU_FETCH_MIN_BYTES = 64 * 1024  # returned earlier only when the wait is over
 _FETCH_PATCHED = False
 
 
 def patch_fetch_max_wait() -> None:
-    """Faust creates its aiokafka consumer with a fixed 1,500 ms fetch wait: shorten it, and fetch in
-    larger pieces within it (idempotent)."""
+    """Faust creates its aiokafka consumer with a fixed 1,500 ms fetch wait: shorten it (idempotent)."""
     global _FETCH_PATCHED
     if _FETCH_PATCHED:
         return
@@ -74,7 +66,6 @@ def patch_fetch_max_wait() -> None:
 
     def __init__(self: Any, *topics: Any, **kwargs: Any) -> None:
         kwargs["fetch_max_wait_ms"] = TANSU_FETCH_WAIT_MS
-        kwargs["fetch_min_bytes"] = TANSU_FETCH_MIN_BYTES
         original(self, *topics, **kwargs)
 
     AIOKafkaConsumer.__init__ = __init__
@@ -110,6 +101,5 @@ def confluent_consumer_options(flavor: str) -> dict[str, Any]:
                                "heartbeat.interval.ms": int(heartbeat * 1000)}
     if flavor == "tansu":
         options["fetch.wait.max.ms"] = TANSU_FETCH_WAIT_MS
-        options["fetch.min.bytes"] = TANSU_FETCH_MIN_BYTES
     return options
 
