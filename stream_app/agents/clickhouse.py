@@ -258,21 +258,17 @@ class Written:
                                 for row in rows], option=orjson.OPT_SORT_KEYS)
         return hashlib.blake2b(content, digest_size=16).digest()
 
-    def differs(self, object_name: str, user_id: str, rows: Rows) -> bool:
-        """Whether `rows` differ from what was last stored for the user."""
-        return self._content.get((object_name, user_id)) != self._unstamped(rows)
+    def new_content(self, object_name: str, user_id: str, rows: Rows) -> bytes | None:
+        """The digest of `rows` if they differ from what was last stored for the user, else None."""
+        digest = self._unstamped(rows)
+        return None if self._content.get((object_name, user_id)) == digest else digest
 
-    def stored(self, object_name: str, user_id: str, rows: Rows) -> None:
+    def stored(self, object_name: str, user_id: str, digest: bytes) -> None:
         key = (object_name, user_id)
-        self._content[key] = self._unstamped(rows)
+        self._content[key] = digest
         self._content.move_to_end(key)
         while len(self._content) > self.size:
             self._content.popitem(last=False)
-
-    def forget(self, user_id: str) -> None:
-        """The user was erased: whatever comes next for them is new."""
-        for object_name in ("user_profile", "external_id"):
-            self._content.pop((object_name, user_id), None)
 
 
 def _personal_data_agent(sinks: Sinks, router: ClickHouseRouter) -> None:
@@ -290,13 +286,14 @@ def _personal_data_agent(sinks: Sinks, router: ClickHouseRouter) -> None:
                 except (TransformError, RowError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
                     ctx.dead_letter("clickhouse", getattr(exc, "reason", f"invalid_row:{exc}"), event.message,
                                 router=router.name)
-            changed = {key: rows for key, rows in latest.items() if written.differs(*key, rows)}
+            changed = {key: (rows, digest) for key, rows in latest.items()
+                       if (digest := written.new_content(*key, rows)) is not None}
             for object_name in ("user_profile", "external_id"):
-                rows = [row for (name, _), found in changed.items() if name == object_name for row in found]
+                rows = [row for (name, _), (found, _) in changed.items() if name == object_name for row in found]
                 if rows:
                     await sinks.write_until_stored(router, object_name, rows)
-            for (object_name, user_id), rows in changed.items():
-                written.stored(object_name, user_id, rows)
+            for (object_name, user_id), (_, digest) in changed.items():
+                written.stored(object_name, user_id, digest)
 
     ctx.app.agent(ctx.channel(ctx.topics.user_changes), name=f"clickhouse-{router.name}-users")(write_users)
 

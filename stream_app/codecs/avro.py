@@ -106,7 +106,7 @@ class AvroDecoder:
     Each writer schema is fetched and parsed once per id and the body read with fastavro directly, as
     `AvroDeserializer` reads it (writer schema as reader schema, no record names). The deserialiser
     itself redoes per record what does not change per id (the reader-schema lookup, the rule and
-    tag walks: ~110 µs a statement, against ~15 µs here); it still decodes what the direct path does
+    tag walks: 29 µs a golden statement, against 9 µs here); it still decodes what the direct path does
     not cover: a schema with references or data-contract rules, and anything not framed."""
 
     def __init__(self, client: SchemaRegistryClient, topic: str) -> None:
@@ -126,9 +126,9 @@ class AvroDecoder:
     def _writer(self, schema_id: int) -> Any:
         schema = self._client.get_schema(schema_id, self._subject)
         self.fetched.add(schema_id)
-        direct = (schema.schema_type in (None, "AVRO") and schema.schema_str and not schema.references
-                  and not schema.rule_set)
-        return parse_schema(orjson.loads(schema.schema_str)) if direct and schema.schema_str else None
+        if schema.schema_type not in (None, "AVRO") or not schema.schema_str or schema.references or schema.rule_set:
+            return None
+        return parse_schema(orjson.loads(schema.schema_str))
 
     def decode(self, data: bytes) -> dict[str, Any]:
         """Deserialise one value."""
